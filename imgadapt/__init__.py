@@ -1,0 +1,72 @@
+"""imgadapt: content-adaptive demosaicking, super-resolution and boundary detection on onnxruntime.
+
+Arrays follow OpenCV: ``HxW`` gray or Bayer mosaics, ``HxWx3`` BGR images; uint8, uint16 or
+float32/float64 in [0, 1]; outputs keep the input's dtype. See :func:`load` for sessions,
+providers, threads and tiling.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._bayer import PATTERNS
+from ._errors import (ImgadaptError, InputDtypeError, InputShapeError, InputSizeError, InputValueError,
+                      ModelIntegrityError, ProviderError, UnknownNameError)
+from ._model import Model, check_model_arg, load, registry
+from ._registry import public_card
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "list_models", "model_info", "load", "demosaic", "upscale", "edges", "Model", "PATTERNS",
+    "ImgadaptError", "InputDtypeError", "InputShapeError", "InputSizeError", "InputValueError",
+    "ModelIntegrityError", "ProviderError", "UnknownNameError",
+]
+
+
+def list_models(task: str | None = None) -> list[str]:
+    """Names of the installed models (``task/name``), optionally of one task (demosaic, sr, edges)."""
+    return registry().list(task)
+
+
+def model_info(name: str) -> dict:
+    """The model card of ``name``: task, kind, layers, parameters, training, validation metrics."""
+    return public_card(registry().resolve(name))
+
+
+def demosaic(mosaic: np.ndarray, pattern: str = "RGGB", model=None, white_level: float | None = None) -> np.ndarray:
+    """Demosaic an ``HxW`` Bayer mosaic into an ``HxWx3`` BGR image of the same dtype.
+
+    Args:
+        mosaic: uint8, uint16 or float (0-1) ``HxW`` mosaic, at least 2x2, any size and strides.
+        pattern: the sensor's top-left 2x2: ``"RGGB"``, ``"BGGR"``, ``"GRBG"`` or ``"GBRG"``
+            (OpenCV's ``COLOR_BayerBG2BGR`` is the RGGB sensor).
+        model: a name from ``list_models("demosaic")``, a loaded :class:`Model`, or ``None`` for the default.
+        white_level: full scale of integer data below the dtype's maximum (e.g. 4095 for 12-bit in uint16).
+
+    Example:
+        >>> import numpy as np, imgadapt
+        >>> bgr = imgadapt.demosaic(np.zeros((8, 8), np.uint8), "RGGB")  # doctest: +SKIP
+    """
+    return check_model_arg(model, "demosaic")(mosaic, pattern=pattern, white_level=white_level)
+
+
+def upscale(image: np.ndarray, scale: int = 2, model=None) -> np.ndarray:
+    """Upscale a gray or BGR image ``scale`` times; same dtype and channels as the input."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)):
+        raise InputDtypeError(f"scale: expected an integer, got {type(scale).__name__}")
+    if model is None:
+        reg = registry()
+        offered = sorted({int(reg.cards[n].get("scale", 0)) for n in reg.list("sr")})
+        matching = [n for n in reg.list("sr") if int(reg.cards[n].get("scale", 0)) == scale]
+        if not matching:
+            raise UnknownNameError(f"scale: expected one of {offered or 'none installed'}, got {scale}")
+        model = max(matching, key=lambda n: (int(reg.cards[n].get("default_rank", 0)), n))
+    m = check_model_arg(model, "sr")
+    if m.scale != scale:
+        raise UnknownNameError(f"model {m.name!r} upscales by {m.scale}, but scale={scale} was asked")
+    return m(image)
+
+
+def edges(image: np.ndarray, model=None) -> np.ndarray:
+    """Boundary probability of a gray or BGR image: float32 ``HxW`` in [0, 1]."""
+    return check_model_arg(model, "edges")(image)

@@ -1,0 +1,54 @@
+"""Reading and writing image files (PNG, TIFF, NPY, ...) with atomic writes."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ._errors import InputValueError
+
+IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm"}
+MAX_PIXELS = 400_000_000
+
+
+def read_array(path: str | os.PathLike) -> np.ndarray:
+    """Read an image or ``.npy`` array unchanged (bit depth and channels kept; colour as BGR)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix.lower() == ".npy":
+        array = np.load(path, allow_pickle=False)
+    else:
+        array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if array is None:
+            raise InputValueError(f"{path}: not a readable image (expected PNG, TIFF, JPEG, BMP, PNM or NPY)")
+    if array.ndim >= 2 and array.shape[0] * array.shape[1] > MAX_PIXELS:
+        raise InputValueError(f"{path}: {array.shape[0]}x{array.shape[1]} pixels exceeds the limit of {MAX_PIXELS}")
+    if array.ndim == 3 and array.shape[2] == 4:
+        array = array[:, :, :3]
+    return array
+
+
+def write_array(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write an image (by suffix) or ``.npy`` atomically: a temporary file, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        if path.suffix.lower() == ".npy":
+            with open(tmp, "wb") as fh:
+                np.save(fh, array)
+        else:
+            if array.dtype.kind == "f":
+                array = np.clip(np.rint(array * 65535.0), 0, 65535).astype(np.uint16)
+            if not cv2.imwrite(tmp, array):
+                raise InputValueError(f"{path}: OpenCV cannot write this format or dtype ({array.dtype})")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

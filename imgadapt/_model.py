@@ -1,0 +1,155 @@
+"""A loaded model: its card, a cached onnxruntime session, tiling, and the task's pre/post-processing."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _bayer, _session
+from ._checks import check_image, from_float, to_float
+from ._errors import InputDtypeError, InputValueError, UnknownNameError
+from ._registry import Registry, public_card
+from ._tiling import run_tiled
+
+DEFAULT_TILE = 512
+_registry = Registry()
+
+
+def registry() -> Registry:
+    return _registry
+
+
+class Model:
+    """A reusable, callable model. Create it with :func:`imgadapt.load`."""
+
+    task = ""
+
+    def __init__(self, card: dict, providers=None, threads: int | None = None, tile: int | None = DEFAULT_TILE,
+                 strict: bool = False, registry: Registry | None = None):
+        if tile is not None and (not isinstance(tile, int) or isinstance(tile, bool) or tile < 0):
+            raise InputValueError(f"tile: expected None or an integer >= 0, got {tile!r}")
+        reg = registry or _registry
+        self.card = card
+        self.name = card["name"]
+        self.tile = tile
+        self.providers = _session.choose_providers(providers, strict=strict)
+        self.threads = threads
+        self.session = _session.get_session(str(reg.onnx_path(card)), lambda: reg.verified_bytes(card),
+                                            self.providers, threads)
+        self._input = self.session.get_inputs()[0].name
+        io = card.get("input", {})
+        self.in_channels = int(io.get("channels", 3))
+        self.multiple = int(io.get("multiple", 1))
+        self.scale = int(card.get("scale", 1))
+        self.halo = int(card.get("receptive_field", 1)) // 2 + 1
+
+    def __repr__(self) -> str:
+        return f"<imgadapt.Model {self.name} on {self.session.get_providers()[0]}>"
+
+    @property
+    def info(self) -> dict:
+        return public_card(self.card)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Run the network on a ``(C, H, W)`` float32 array, tiled; returns ``(C_out, H*s, W*s)``."""
+        def once(batch):
+            return self.session.run(None, {self._input: batch})[0]
+        return run_tiled(once, np.ascontiguousarray(x, dtype=np.float32), tile=self.tile, halo=self.halo,
+                         scale=self.scale, multiple=self.multiple)
+
+
+class DemosaicModel(Model):
+    task = "demosaic"
+
+    def __call__(self, mosaic: np.ndarray, pattern: str = "RGGB", white_level: float | None = None) -> np.ndarray:
+        """Demosaic an ``HxW`` Bayer mosaic into an ``HxWx3`` BGR image of the same dtype.
+
+        Args:
+            mosaic: ``HxW`` uint8, uint16 or float (0-1) mosaic, at least 2x2.
+            pattern: the sensor's top-left 2x2: ``RGGB``, ``BGGR``, ``GRBG`` or ``GBRG``.
+            white_level: for integer data whose full scale is below the dtype's (for example 4095
+                for 12-bit data in uint16); the output uses the same scale.
+        """
+        pattern = _bayer.check_pattern(pattern)
+        mosaic = check_image(mosaic, name="mosaic", channels=(1,), min_size=2)
+        x = to_float(mosaic, white_level)
+        padded, (top, left) = _bayer.align_to_rggb(x, pattern, multiple=max(self.multiple, 2))
+        rgb = self.run(padded[None])
+        h, w = mosaic.shape
+        bgr = np.clip(rgb[::-1, top:top + h, left:left + w], 0.0, 1.0).transpose(1, 2, 0)
+        return from_float(np.ascontiguousarray(bgr), mosaic.dtype, white_level)
+
+
+def _check_rgb_like(image: np.ndarray, model_channels: int):
+    """Image to model input ``(C, H, W)`` float32 (RGB order) and a function restoring the layout."""
+    image = check_image(image, channels=(1, 3), min_size=1)
+    x = to_float(image)
+    if image.ndim == 2:
+        planes = np.repeat(x[None], model_channels, axis=0) if model_channels == 3 else x[None]
+        return planes, lambda y: y.mean(axis=0) if y.shape[0] == 3 else y[0]
+    if model_channels == 1:
+        import cv2
+        gray = cv2.cvtColor(x, cv2.COLOR_BGR2GRAY)
+        return gray[None], lambda y: np.repeat(y[0][..., None], 3, axis=2)
+    return x[:, :, ::-1].transpose(2, 0, 1), lambda y: y[::-1].transpose(1, 2, 0)
+
+
+class UpscaleModel(Model):
+    task = "sr"
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Upscale a gray or BGR image by the model's scale; same dtype and channels."""
+        x, restore = _check_rgb_like(image, self.in_channels)
+        out = np.clip(restore(self.run(x)), 0.0, 1.0)
+        return from_float(np.ascontiguousarray(out), image.dtype)
+
+
+class EdgeModel(Model):
+    task = "edges"
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Boundary probability of a gray or BGR image: float32 ``HxW`` in [0, 1]."""
+        x, _ = _check_rgb_like(image, self.in_channels)
+        return np.clip(self.run(x)[0], 0.0, 1.0).astype(np.float32, copy=False)
+
+
+_CLASSES = {cls.task: cls for cls in (DemosaicModel, UpscaleModel, EdgeModel)}
+
+
+def load(name: str | None = None, *, task: str | None = None, providers=None, threads: int | None = None,
+         tile: int | None = DEFAULT_TILE, strict: bool = False, registry: Registry | None = None) -> Model:
+    """Load a model by name, verified against its card's checksum; its session is created once and reused.
+
+    Args:
+        name: ``task/name`` as listed by :func:`list_models`; ``None`` with ``task`` picks the default.
+        task: restrict the lookup to ``demosaic``, ``sr`` or ``edges``.
+        providers: ``None`` (CUDA, then CPU, whichever onnxruntime offers) or a list such as ``["cpu"]``.
+        threads: intra-op threads of onnxruntime (``None``: onnxruntime's default).
+        tile: core tile size in pixels (``0`` or ``None``: whole image at once).
+        strict: fail with :class:`ProviderError` instead of falling back to another provider.
+    """
+    reg = registry or _registry
+    card = reg.resolve(name, task)
+    cls = _CLASSES.get(card["task"])
+    if cls is None:
+        raise UnknownNameError(f"model {card['name']!r} has unknown task {card['task']!r}")
+    return cls(card, providers=providers, threads=threads, tile=tile, strict=strict, registry=reg)
+
+
+def check_model_arg(model, task: str) -> Model:
+    """Accept a loaded :class:`Model` or a name (``None`` = the task's default)."""
+    if isinstance(model, Model):
+        if model.task != task:
+            raise UnknownNameError(f"model {model.name!r} is a {model.task} model, expected a {task} model")
+        return model
+    if model is not None and not isinstance(model, str):
+        raise InputDtypeError(f"model: expected a name, None or an imgadapt.Model, got {type(model).__name__}")
+    return _loaded(model, task)
+
+
+_loaded_models: dict = {}
+
+
+def _loaded(name, task):
+    key = (name, task)
+    if key not in _loaded_models:
+        _loaded_models[key] = load(name, task=task)
+    return _loaded_models[key]

@@ -1,0 +1,88 @@
+"""onnxruntime sessions: provider choice (CUDA, then CPU), thread settings, one session per model."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from ._errors import ProviderError
+
+log = logging.getLogger("imgadapt")
+
+PROVIDER_ALIASES = {
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
+DEFAULT_ORDER = ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+_cache: dict = {}
+_lock = threading.Lock()
+
+
+def ort():
+    """Import onnxruntime lazily, with an install hint when it is missing."""
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError('imgadapt needs onnxruntime: pip install "imgadapt[cpu]" '
+                          '(or "imgadapt[gpu]" for CUDA; never both)') from exc
+    return onnxruntime
+
+
+def choose_providers(requested=None, strict: bool = False, available=None) -> list[str]:
+    """Resolve the execution providers to use.
+
+    Args:
+        requested: ``None`` for the default order (CUDA, then CPU, whichever are available), or a
+            list of provider names or aliases (``"cuda"``, ``"cpu"``).
+        strict: raise :class:`ProviderError` if a requested provider (or, with ``requested=None``,
+            CUDA) is not available, instead of falling back.
+        available: the available providers (defaults to onnxruntime's list; for tests).
+    """
+    available = list(ort().get_available_providers() if available is None else available)
+    if requested is None:
+        wanted = list(DEFAULT_ORDER)
+        if strict and "CUDAExecutionProvider" not in available:
+            raise ProviderError("strict GPU mode: CUDAExecutionProvider is not available "
+                                f"(available: {', '.join(available)}); install imgadapt[gpu] on a CUDA machine")
+    else:
+        if isinstance(requested, str):
+            requested = [requested]
+        wanted = [PROVIDER_ALIASES.get(str(p).lower(), p) for p in requested]
+        missing = [p for p in wanted if p not in available]
+        if missing and (strict or len(missing) == len(wanted)):
+            raise ProviderError(f"execution provider(s) {', '.join(missing)} not available "
+                                f"(available: {', '.join(available)})")
+    chosen = [p for p in wanted if p in available]
+    if "CPUExecutionProvider" in available and "CPUExecutionProvider" not in chosen and not strict:
+        chosen.append("CPUExecutionProvider")
+    return chosen
+
+
+def session_options(threads: int | None):
+    opts = ort().SessionOptions()
+    if threads is not None:
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise ValueError(f"threads: expected a positive integer, got {threads!r}")
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort().GraphOptimizationLevel.ORT_ENABLE_ALL
+    return opts
+
+
+def get_session(key: str, model_bytes_fn, providers: list[str], threads: int | None):
+    """The cached session for (key, providers, threads), creating it on first use."""
+    cache_key = (key, tuple(providers), threads)
+    with _lock:
+        session = _cache.get(cache_key)
+        if session is None:
+            session = ort().InferenceSession(model_bytes_fn(), session_options(threads), providers=providers)
+            log.info("imgadapt: %s runs on %s", key, session.get_providers()[0])
+            _cache[cache_key] = session
+    return session
+
+
+def clear_cache() -> None:
+    """Drop every cached session (frees their memory)."""
+    with _lock:
+        _cache.clear()

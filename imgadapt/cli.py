@@ -1,0 +1,148 @@
+"""The ``imgadapt`` command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, _bayer
+from ._errors import ImgadaptError
+from ._io import IMAGE_SUFFIXES, read_array, write_array
+
+log = logging.getLogger("imgadapt")
+
+
+def _expand_inputs(inputs: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        elif any(ch in item for ch in "*?["):
+            files += sorted(f for f in Path().glob(item) if f.is_file())
+        else:
+            files.append(p)
+    return files
+
+
+def _output_path(src: Path, out: Path, n_inputs: int, suffix: str) -> Path:
+    if n_inputs == 1 and out.suffix.lower() in IMAGE_SUFFIXES:
+        return out
+    return out / (src.stem + suffix)
+
+
+def _run_batch(args, process) -> int:
+    """Process every input; report failures by name and go on. Exit status 1 if any failed."""
+    from . import load
+
+    model = load(args.model, task=args.task, threads=args.threads,
+                 providers=["cpu"] if args.cpu else None)
+    files = _expand_inputs(args.inputs)
+    if not files:
+        log.error("no input files matched %s", " ".join(args.inputs))
+        return 1
+    out = Path(args.output)
+    failed = 0
+    start = time.perf_counter()
+    for i, src in enumerate(files, 1):
+        dst = _output_path(src, out, len(files), args.suffix)
+        try:
+            if dst.exists() and not args.overwrite:
+                raise FileExistsError(f"{dst} exists (pass --overwrite to replace it)")
+            if dst.resolve() == src.resolve():
+                raise ValueError("output would replace the input")
+            write_array(dst, process(model, read_array(src)))
+            log.info("[%d/%d] %s -> %s", i, len(files), src, dst)
+        except (ImgadaptError, OSError, ValueError, TypeError) as exc:
+            failed += 1
+            log.error("[%d/%d] %s: %s", i, len(files), src, exc)
+    log.info("%d of %d converted in %.1f s with %s", len(files) - failed, len(files),
+             time.perf_counter() - start, model.name)
+    return 1 if failed else 0
+
+
+def _cmd_models(args) -> int:
+    from . import list_models, model_info
+
+    for name in list_models(args.task):
+        card = model_info(name)
+        metrics = card.get("metrics", {}).get("summary", "")
+        print(f"{name:32s} {card.get('kind', ''):10s} {card.get('params', '')!s:>8s}  {metrics}")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from . import model_info
+
+    print(json.dumps(model_info(args.name), indent=2))
+    return 0
+
+
+def _add_batch_args(p, task: str, suffix: str):
+    p.add_argument("inputs", nargs="+", help="files, folders or globs")
+    p.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
+    p.add_argument("--model", default=None, help=f"a {task} model name (default: the best shipped one)")
+    p.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
+    p.add_argument("--cpu", action="store_true", help="use the CPU even when CUDA is available")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--suffix", default=suffix, help=f"output name suffix in a folder (default {suffix})")
+    p.set_defaults(task=task)
+
+
+def _passthrough(module: str):
+    def run(args) -> int:
+        try:
+            main_fn = __import__(module, fromlist=["main"]).main
+        except ImportError as exc:
+            log.error("'imgadapt %s' runs from a source checkout with the train extra "
+                      "(pip install -e \".[cpu,train]\"): %s", args.command, exc)
+            return 2
+        return int(main_fn(args.rest) or 0)
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imgadapt", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"imgadapt {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only report errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="list the installed models")
+    p.add_argument("--task", choices=["demosaic", "sr", "edges"])
+    p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("info", help="print a model card")
+    p.add_argument("name")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("demosaic", help="demosaic Bayer mosaics stored as PNG, TIFF or NPY")
+    _add_batch_args(p, "demosaic", ".png")
+    p.add_argument("--pattern", default="RGGB", type=str.upper, choices=_bayer.PATTERNS)
+    p.add_argument("--white-level", type=float, default=None, help="full scale of 10/12/14-bit data in uint16")
+    p.set_defaults(func=lambda a: _run_batch(a, lambda m, x: m(x, pattern=a.pattern, white_level=a.white_level)))
+
+    for name, help_ in (("train", "train a model (source checkout, train extra)"),
+                        ("export", "export a model to ONNX (source checkout, train extra)")):
+        p = sub.add_parser(name, help=help_, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_passthrough(f"export.{name}_cli"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.ERROR if args.quiet else logging.INFO, format="%(message)s")
+    try:
+        return args.func(args)
+    except ImgadaptError as exc:
+        log.error("error: %s", exc)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from imgadapt import cli
+from imgadapt._io import read_array, write_array
+
+
+def test_models_listing(installed, capsys):
+    assert cli.main(["models"]) == 0
+    assert "demosaic/conv" in capsys.readouterr().out
+
+
+def test_demosaic_batch_reports_failures_and_goes_on(installed, tmp_path, rng):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_array(src / "a.png", rng.integers(0, 65535, (20, 30)).astype(np.uint16))
+    np.save(src / "b.npy", rng.random((10, 12)).astype(np.float32))
+    (src / "c.png").write_bytes(b"not a png")
+    out = tmp_path / "out"
+    assert cli.main(["demosaic", str(src), "-o", str(out), "--pattern", "grbg"]) == 1
+    a = read_array(out / "a.png")
+    assert a.shape == (20, 30, 3) and a.dtype == np.uint16
+    assert read_array(out / "b.png").shape == (10, 12, 3)
+    assert not (out / "c.png").exists()
+    assert sorted(p.name for p in src.iterdir()) == ["a.png", "b.npy", "c.png"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_existing_output_needs_overwrite(installed, tmp_path, rng):
+    write_array(tmp_path / "m.png", rng.integers(0, 255, (8, 8)).astype(np.uint8))
+    dst = tmp_path / "o.png"
+    assert cli.main(["demosaic", str(tmp_path / "m.png"), "-o", str(dst)]) == 0
+    assert cli.main(["demosaic", str(tmp_path / "m.png"), "-o", str(dst)]) == 1
+    assert cli.main(["demosaic", str(tmp_path / "m.png"), "-o", str(dst), "--overwrite"]) == 0
+
+
+def test_unknown_model_exit_status(installed, tmp_path, capsys):
+    write_array(tmp_path / "m.png", np.zeros((8, 8), np.uint8))
+    assert cli.main(["demosaic", str(tmp_path / "m.png"), "-o", str(tmp_path / "o.png"), "--model", "nope"]) == 2
+
+
+def test_bad_pattern_rejected_by_parser(installed):
+    with pytest.raises(SystemExit):
+        cli.main(["demosaic", "x.png", "-o", "y.png", "--pattern", "RGBG"])
