@@ -58,9 +58,10 @@ Combination (``GaussianDerivativeConv``):
   conv plus one 1x1 conv.
 
 Export: :meth:`GaussianDerivativeConv.equivalent_conv` folds basis x coefficients into plain
-``nn.Conv2d`` layers (one conv, or depthwise + 1x1 for the separated form). Exporting the
-module itself also works: in eval mode the kernel construction depends on parameters only and
-is constant-folded by the exporter.
+``nn.Conv2d`` layers (one conv, or depthwise + 1x1 for the separated form); export that. The
+module itself also exports and gives the same outputs, but its graph keeps the small
+kernel-construction subgraph (Exp, Cos, Sin, Mul, Einsum, ...) in front of the ``Conv`` nodes,
+recomputed on every run.
 """
 from __future__ import annotations
 
@@ -228,7 +229,7 @@ def _kernels(sigma_x, sigma_y, theta, shift_x, shift_y, order: int, size: int) -
     sx = sigma_x[:, None, None]
     sy = sigma_y[:, None, None]
     tu = (dx * cos + dy * sin) / sx                                 # u / sigma_x
-    tv = (dx * sin - dy * cos) / sy                                 # v / sigma_y
+    tv = (dy * cos - dx * sin) / sy                                 # v / sigma_y
     gauss = torch.exp(-0.5 * (tu * tu + tv * tv)) / (2.0 * math.pi * sx * sy)
     he_u = hermite_polynomials(tu, order)
     he_v = hermite_polynomials(tv, order)

@@ -47,14 +47,15 @@ def _check_int(name: str, value, minimum: int) -> int:
 
 def _check_kernel_sizes(kernel_sizes) -> tuple:
     if isinstance(kernel_sizes, (int, np.integer)) or not isinstance(kernel_sizes, Sequence):
-        raise TypeError("kernel_sizes must be a sequence of odd ints, one per kernel, e.g. (5,) * 8; "
-                        f"got {type(kernel_sizes).__name__} {kernel_sizes!r}")
+        raise TypeError("kernel_sizes must be a sequence of odd ints, one per kernel, "
+                        f"e.g. (5,) * 8; got {type(kernel_sizes).__name__} {kernel_sizes!r}")
     if len(kernel_sizes) == 0:
         raise ValueError("kernel_sizes must name at least one kernel, got an empty group")
     sizes = tuple(_check_int("kernel_sizes[]", k, 1) for k in kernel_sizes)
     even = [k for k in sizes if k % 2 == 0]
     if even:
-        raise ValueError(f"kernel_sizes must all be odd (centred 'same' filtering), got {list(sizes)}")
+        raise ValueError("kernel_sizes must all be odd (centred 'same' filtering), "
+                         f"got {list(sizes)}")
     return sizes
 
 
@@ -328,7 +329,8 @@ class PAFU(nn.Module):
             ValueError: on a shape mismatch, a non-zero entry in a padding ring, or a bias for a
                 module without one.
         """
-        n, c_out, c_in, k = self.num_kernels, self.out_channels, self.in_channels, self.max_kernel_size
+        n, k = self.num_kernels, self.max_kernel_size
+        c_out, c_in = self.out_channels, self.in_channels
         if isinstance(weight, (list, tuple)):
             if len(weight) != n:
                 raise ValueError(f"expected {n} kernels, got {len(weight)}")

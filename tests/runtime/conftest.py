@@ -5,14 +5,14 @@ import json
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
-from imgadapt._registry import Registry  # noqa: E402
+from imgadapt._registry import Registry
 
 
 def conv_stack_onnx(in_ch, out_ch, kernel_sizes=(5, 5), width=4, scale=1, sigmoid=False, seed=0):
     """Conv layers with zero 'same' padding and ReLU between them; optional depth-to-space."""
+    pytest.importorskip("onnx", reason="fixture models are built with onnx (dev extra)")
+    from onnx import TensorProto, helper, numpy_helper
+
     rng = np.random.default_rng(seed)
     nodes, inits, prev, ch = [], [], "x", in_ch
     for i, k in enumerate(kernel_sizes):

@@ -1,0 +1,94 @@
+"""Training data: image folders, Bayer-phase-safe augmentation, mosaicking and RAW-like noise."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def load_folder(folder: str | Path, gray: bool = False) -> list[np.ndarray]:
+    """All images of a folder as float32 arrays in [0, 1]: ``HxWx3`` RGB, or ``HxW`` with ``gray``."""
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    images = []
+    for path in paths:
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise ValueError(f"{path}: unreadable image")
+        scale = 65535.0 if img.dtype == np.uint16 else 255.0
+        img = img.astype(np.float32) / scale
+        if img.ndim == 3:
+            img = img[:, :, :3]
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if gray else img[:, :, ::-1]
+        elif not gray:
+            img = np.repeat(img[:, :, None], 3, axis=2)
+        images.append(np.ascontiguousarray(img))
+    return images
+
+
+def dihedral(img: np.ndarray, k: int) -> np.ndarray:
+    """One of the 8 flips/rotations (k in 0..7), applied to a full-colour image before mosaicking,
+    so the mosaic's Bayer phase is always the one chosen afterwards."""
+    out = np.rot90(img, k % 4)
+    return np.ascontiguousarray(out[:, ::-1] if k >= 4 else out)
+
+
+def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator,
+                 scales=(1.0, 0.75, 0.5), jitter: float = 0.05) -> torch.Tensor:
+    """``count`` random crops ``(N, 3, size, size)`` at random scales, flips, rotations and small
+    per-channel gain jitter (``size`` even keeps crops Bayer-aligned)."""
+    out = np.empty((count, size, size, 3), np.float32)
+    for i in range(count):
+        img = images[rng.integers(len(images))]
+        s = float(rng.choice(scales))
+        if s != 1.0 and min(img.shape[:2]) * s >= size:
+            img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        h, w = img.shape[:2]
+        if h < size or w < size:
+            img = cv2.resize(img, (max(w, size), max(h, size)), interpolation=cv2.INTER_CUBIC)
+            h, w = img.shape[:2]
+        y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+        crop = dihedral(img[y:y + size, x:x + size], int(rng.integers(8)))
+        gains = 1.0 + jitter * rng.uniform(-1, 1, 3).astype(np.float32)
+        out[i] = np.clip(crop * gains, 0.0, 1.0)
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+def quantize(x: torch.Tensor, bits: int = 8) -> torch.Tensor:
+    levels = float(2 ** bits - 1)
+    return torch.round(x * levels) / levels
+
+
+def mosaic_rggb(rgb: torch.Tensor) -> torch.Tensor:
+    """``(N, 3, H, W)`` RGB to ``(N, 1, H, W)`` RGGB mosaic (H, W even)."""
+    out = torch.empty_like(rgb[:, :1])
+    out[:, 0, 0::2, 0::2] = rgb[:, 0, 0::2, 0::2]
+    out[:, 0, 0::2, 1::2] = rgb[:, 1, 0::2, 1::2]
+    out[:, 0, 1::2, 0::2] = rgb[:, 1, 1::2, 0::2]
+    out[:, 0, 1::2, 1::2] = rgb[:, 2, 1::2, 1::2]
+    return out
+
+
+def add_raw_noise(mosaic: torch.Tensor, a: torch.Tensor, b: torch.Tensor, generator=None) -> torch.Tensor:
+    """Heteroscedastic sensor noise: variance ``a * x + b`` per pixel (``a``, ``b``: ``(N,)``)."""
+    var = a.view(-1, 1, 1, 1) * mosaic.clamp(min=0) + b.view(-1, 1, 1, 1)
+    noise = torch.randn(mosaic.shape, generator=generator, dtype=mosaic.dtype)
+    return mosaic + noise * var.sqrt()
+
+
+def sample_noise_levels(n: int, rng: np.random.Generator, a_range=(1e-4, 1e-2), b_range=(1e-6, 1e-3)):
+    """Log-uniform shot (``a``) and read (``b``) noise parameters."""
+    def loguniform(lo, hi):
+        return torch.from_numpy(np.exp(rng.uniform(np.log(lo), np.log(hi), n)).astype(np.float32))
+    return loguniform(*a_range), loguniform(*b_range)
+
+
+def pack(mosaic: torch.Tensor) -> torch.Tensor:
+    """RGGB mosaic ``(N, 1, H, W)`` to ``(N, 4, H/2, W/2)``: channels R, G(0,1), G(1,0), B."""
+    return F.pixel_unshuffle(mosaic, 2)
