@@ -33,14 +33,35 @@ class NormalEquations:
                 start += n
         self.count += counts
 
-    def solve(self, ridge: float = 1e-4, fallback: torch.Tensor | None = None) -> torch.Tensor:
-        """``(classes, outputs, features)`` weights; classes without data take ``fallback``'s row
-        (or the solve over all data)."""
-        eye = torch.eye(self.xtx.shape[1], dtype=torch.float64)
-        scale = self.xtx.diagonal(dim1=1, dim2=2).mean(dim=1).clamp(min=1e-12)
-        sol = torch.linalg.solve(self.xtx + ridge * scale[:, None, None] * eye, self.xty)
-        total = torch.linalg.solve(self.xtx.sum(0) + ridge * scale.mean() * eye, self.xty.sum(0))
-        empty = self.count == 0
-        if empty.any():
-            sol[empty] = total if fallback is None else fallback[empty].double().transpose(1, 2)
+    def solve(self, ridge: float = 1e-4, support: torch.Tensor | None = None) -> torch.Tensor:
+        """Ridge solution per class, ``(classes, outputs, features)``.
+
+        Args:
+            ridge: Tikhonov weight relative to the mean diagonal of XᵀX.
+            support: optional ``(classes, features)`` boolean mask of the features a class may
+                use (smaller kernels); the other weights are zero.
+
+        Classes that saw no data get the solution over all data.
+        """
+        classes, nf, _ = self.xtx.shape
+        support = torch.ones(classes, nf, dtype=torch.bool) if support is None else support
+        all_xtx, all_xty = self.xtx.sum(0), self.xty.sum(0)
+        sol = torch.zeros(classes, nf, self.xty.shape[2], dtype=torch.float64)
+        for cls in range(classes):
+            idx = support[cls].nonzero().squeeze(1)
+            xtx, xty = (self.xtx[cls], self.xty[cls]) if self.count[cls] else (all_xtx, all_xty)
+            a = xtx[idx][:, idx]
+            a = a + ridge * a.diagonal().mean().clamp(min=1e-12) * torch.eye(len(idx), dtype=torch.float64)
+            sol[cls, idx] = torch.linalg.solve(a, xty[idx])
         return sol.transpose(1, 2).float()
+
+
+def kernel_support(kernel_sizes, channels: int, size: int) -> torch.Tensor:
+    """``(n, channels*size*size)`` mask of the taps each centred kernel of ``kernel_sizes`` uses."""
+    masks = []
+    for k in kernel_sizes:
+        m = torch.zeros(size, size, dtype=torch.bool)
+        lo = size // 2 - k // 2
+        m[lo:lo + k, lo:lo + k] = True
+        masks.append(m.flatten().repeat(channels))
+    return torch.stack(masks)

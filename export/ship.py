@@ -1,0 +1,59 @@
+"""Shipping a trained model: checkpoint, verified ONNX export and model card in ``models/``."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .onnx_io import OPSET, run_onnx, to_onnx_bytes
+
+log = logging.getLogger("imgadapt.train")
+ONNX_TOLERANCE = 1e-4
+
+
+def count_params(model: torch.nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def verify_onnx(model: torch.nn.Module, onnx_bytes: bytes, inputs: list[torch.Tensor],
+                tolerance: float = ONNX_TOLERANCE) -> float:
+    """Largest |onnxruntime - torch| over ``inputs``; raises if it exceeds ``tolerance``."""
+    model.eval()
+    worst = 0.0
+    for x in inputs:
+        with torch.no_grad():
+            expected = model(x).numpy()
+        got = run_onnx(onnx_bytes, x.numpy())
+        worst = max(worst, float(np.abs(got - expected).max()))
+    if worst > tolerance:
+        raise RuntimeError(f"ONNX output differs from torch by {worst:.3g} > {tolerance:g}")
+    return worst
+
+
+def ship(model: torch.nn.Module, card: dict, out_dir: Path, example: torch.Tensor,
+         checks: list[torch.Tensor], arch_config: dict) -> dict:
+    """Write ``NAME.pt``, ``NAME.onnx`` and ``NAME.json`` under ``out_dir`` (NAME is ``task/name``)."""
+    name = card["name"]
+    base = Path(out_dir) / name
+    base.parent.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    onnx_bytes = to_onnx_bytes(model, example)
+    worst = verify_onnx(model, onnx_bytes, checks)
+    torch.save({"arch": card["arch"], "config": arch_config, "state_dict": model.state_dict()},
+               base.with_suffix(".pt"))
+    base.with_suffix(".onnx").write_bytes(onnx_bytes)
+    card = dict(card, params=count_params(model), opset=OPSET,
+                onnx_sha256=hashlib.sha256(onnx_bytes).hexdigest(),
+                verification={"max_abs_diff": worst, "tolerance": ONNX_TOLERANCE,
+                              "inputs": [list(x.shape) for x in checks]})
+    write_card(base.with_suffix(".json"), card)
+    log.info("wrote %s.{pt,onnx,json} (max |onnx - torch| = %.2g)", base, worst)
+    return card
+
+
+def write_card(path: Path, card: dict) -> None:
+    Path(path).write_text(json.dumps(card, indent=2) + "\n")

@@ -1,0 +1,81 @@
+import numpy as np
+import torch
+
+from export.data import mosaic_rggb, pack
+from export.lsq import NormalEquations, kernel_support, patch_features
+from export.nets import create, list_architectures
+from export.nets.demosaic import assemble, missing_targets
+from export.onnx_io import onnx_max_abs_diff
+from export.train_demosaic import train_pafu_linear
+
+
+def smooth_images(n=6, size=64, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    out = []
+    for _ in range(n):
+        f = rng.uniform(1, 6, (3, 2))
+        ph = rng.uniform(0, 6, 3)
+        img = np.stack([0.5 + 0.4 * np.sin(f[c, 0] * x * 3 + f[c, 1] * y * 2 + ph[c]) for c in range(3)], 2)
+        out.append(img.astype(np.float32))
+    return out
+
+
+def test_registered():
+    assert {"demosaic/pafu-linear", "demosaic/pafu-linear-tiny"} <= set(list_architectures())
+
+
+def test_assemble_is_inverse_of_mosaic_and_targets():
+    rgb = torch.rand(2, 3, 8, 10)
+    packed = pack(mosaic_rggb(rgb))
+    torch.testing.assert_close(assemble(packed, missing_targets(rgb)), rgb)
+
+
+def test_known_values_pass_through():
+    model = create("demosaic/pafu-linear-tiny").eval()
+    rgb = torch.rand(1, 3, 12, 16)
+    mos = mosaic_rggb(rgb)
+    torch.testing.assert_close(mosaic_rggb(model(mos)), mos)
+
+
+def test_least_squares_recovers_exact_linear_map():
+    torch.manual_seed(0)
+    x = torch.rand(3, 4, 10, 10)
+    true = torch.randn(8, 4, 3, 3)
+    y = torch.nn.functional.conv2d(x, true, padding=1)
+    eq = NormalEquations(1, 4 * 9, 8)
+    eq.add(patch_features(x, 3), y.permute(0, 2, 3, 1).reshape(-1, 8), torch.zeros(300, dtype=torch.long))
+    w = eq.solve(ridge=0.0).view(8, 4, 3, 3)
+    torch.testing.assert_close(w, true, atol=1e-4, rtol=1e-4)
+
+
+def test_kernel_support_mask():
+    m = kernel_support((3, 5), channels=2, size=5)
+    assert m.shape == (2, 50) and m[0].sum() == 18 and m[1].all()
+
+
+def test_training_beats_single_kernel_and_exports():
+    model = create("demosaic/pafu-linear-tiny")
+    history = train_pafu_linear(model, smooth_images(), crops=24, size=32, rounds=1, selector_epochs=1, seed=0)
+    assert len(history) == 2 and all(np.isfinite(h["train_mse"]) for h in history)
+    model.eval()
+    rgb = torch.from_numpy(np.stack(smooth_images(1, 48, seed=5))).permute(0, 3, 1, 2)
+    err = ((model(mosaic_rggb(rgb)) - rgb)[..., 4:-4, 4:-4] ** 2).mean()
+    naive = ((torch.nn.functional.interpolate(pack(mosaic_rggb(rgb))[:, [0, 1, 3]], scale_factor=2) - rgb)
+             [..., 4:-4, 4:-4] ** 2).mean()
+    assert err < naive / 4
+    mos = mosaic_rggb(rgb)
+    assert onnx_max_abs_diff(model, mos[..., :32, :32], mos) < 1e-4
+
+
+def test_receptive_field_bounds_dependence():
+    model = create("demosaic/pafu-linear-tiny").eval()
+    rf = model.receptive_field
+    x = torch.rand(1, 1, 64, 64)
+    y = x.clone()
+    c = 32
+    half = rf // 2
+    y[..., : c - half - 1, :] = torch.rand_like(y[..., : c - half - 1, :])
+    with torch.no_grad():
+        a, b = model(x), model(y)
+    torch.testing.assert_close(a[..., c, :], b[..., c, :])
