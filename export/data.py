@@ -40,7 +40,7 @@ def dihedral(img: np.ndarray, k: int) -> np.ndarray:
 
 
 def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator,
-                 scales=(1.0, 0.75, 0.5), jitter: float = 0.05) -> torch.Tensor:
+                 scales=(1.0, 0.7, 0.5, 0.35, 0.25), jitter: float = 0.05) -> torch.Tensor:
     """``count`` random crops ``(N, 3, size, size)`` at random scales, flips, rotations and small
     per-channel gain jitter (``size`` even keeps crops Bayer-aligned)."""
     out = np.empty((count, size, size, 3), np.float32)

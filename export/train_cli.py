@@ -95,7 +95,47 @@ def attach_demosaic_metrics(card: dict, out_dir: Path, val: str) -> dict:
     return card
 
 
-TRAINERS = {"demosaic/pafu-linear": train_demosaic_linear}
+def train_demosaic_net(args, argv) -> dict:
+    from .nets.demosaic import PafuLinearDemosaic
+    from .train_net import train_network
+
+    arch = args.name.replace("-denoise", "")
+    model = nets.create(arch)
+    if args.init:
+        state = torch.load(args.init, weights_only=False)
+        linear = PafuLinearDemosaic(**state["config"])
+        linear.load_state_dict(state["state_dict"])
+        model.init_from_linear(linear)
+    noise = args.name.endswith("-denoise")
+    run_dir = Path(args.runs) / args.name
+    log.info("%s: %d parameters, receptive field %d px", args.name, sum(p.numel() for p in model.parameters()),
+             model.receptive_field)
+    summary = train_network(model, load_folder(args.data), steps=args.steps, batch=args.batch, patch=args.patch,
+                            lr=args.lr, seed=args.seed, noise=noise, checkpoint=run_dir / "checkpoint.pt")
+    plain = getattr(model, "plain", False)
+    layers = [] if plain else ["pafu", "envelope"]
+    card = {
+        "name": args.name, "arch": arch, "task": "demosaic", "kind": "nonlinear", "layers": layers,
+        "description": ("Plain-convolution ablation of pafu-net." if plain else
+                        "PAFU input layer (linear estimate plus features) and a residual body of Gaussian-"
+                        "envelope (disentangled) 3x3 convolutions on the packed RGGB mosaic")
+                       + (" Trained on mosaics with heteroscedastic noise (joint denoising)." if noise else ""),
+        "input": {"channels": 1, "pattern": "RGGB", "multiple": 2, "range": "0-1 float, 8-bit trained"},
+        "receptive_field": model.receptive_field, "default_rank": 0 if noise else 2,
+        "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
+                  "init": _portable(args.init) if args.init else None, "noise": noise, **summary},
+    }
+    rng = np.random.default_rng(args.seed)
+    checks = [torch.from_numpy(rng.random((1, 1, 64, 96), dtype=np.float32)),
+              torch.from_numpy(rng.random((1, 1, 38, 22), dtype=np.float32))]
+    card = ship(model, card, Path(args.out), torch.zeros(1, 1, 32, 32), checks, {})
+    if args.val:
+        card = attach_demosaic_metrics(card, Path(args.out), args.val)
+    return card
+
+
+TRAINERS = {"demosaic/pafu-linear": train_demosaic_linear, "demosaic/pafu-net": train_demosaic_net,
+            "demosaic/pafu-net-plain": train_demosaic_net, "demosaic/pafu-net-denoise": train_demosaic_net}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6, help="selector/kernel alternations")
     parser.add_argument("--selector-epochs", type=int, default=4)
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--init", default=None, help="networks: linear PAFU checkpoint to start from")
+    parser.add_argument("--steps", type=int, default=3000, help="networks: optimiser steps")
+    parser.add_argument("--batch", type=int, default=16, help="networks: crops per step")
+    parser.add_argument("--lr", type=float, default=2e-3, help="networks: peak learning rate")
+    parser.add_argument("--runs", default=str(REPO / "runs"), help="networks: folder for resumable checkpoints")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.threads:

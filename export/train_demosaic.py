@@ -22,7 +22,7 @@ from .structure_hash import structure_hash
 log = logging.getLogger("imgadapt.train")
 
 
-def make_dataset(images, crops: int, size: int, seed: int, scales=(1.0, 0.75, 0.5)):
+def make_dataset(images, crops: int, size: int, seed: int, scales=(1.0, 0.7, 0.5, 0.35, 0.25)):
     """Packed 8-bit RGGB mosaics and their missing values from random crops."""
     rng = np.random.default_rng(seed)
     rgb = quantize(random_crops(images, crops, size, rng, scales=scales))

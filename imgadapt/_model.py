@@ -1,6 +1,7 @@
 """A loaded model: its card, a cached onnxruntime session, tiling, and the task's pre/post-processing."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from . import _bayer, _session
@@ -49,11 +50,22 @@ class Model:
         return public_card(self.card)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """Run the network on a ``(C, H, W)`` float32 array, tiled; returns ``(C_out, H*s, W*s)``."""
+        """Run the network on a ``(C, H, W)`` float32 array, tiled; returns ``(C_out, H*s, W*s)``.
+
+        The image is first extended by mirroring (without repeating the edge, which keeps a Bayer
+        phase) by the model's halo, so border pixels see image-like context instead of zeros.
+        """
         def once(batch):
             return self.session.run(None, {self._input: batch})[0]
-        return run_tiled(once, np.ascontiguousarray(x, dtype=np.float32), tile=self.tile, halo=self.halo,
-                         scale=self.scale, multiple=self.multiple)
+        pad = -(-self.halo // self.multiple) * self.multiple
+        _, h, w = x.shape
+        planes = [cv2.copyMakeBorder(np.ascontiguousarray(p, dtype=np.float32), pad, pad, pad, pad,
+                                     cv2.BORDER_REFLECT_101 if min(h, w) > 1 else cv2.BORDER_REPLICATE)
+                  for p in x]
+        out = run_tiled(once, np.stack(planes), tile=self.tile, halo=self.halo, scale=self.scale,
+                        multiple=self.multiple)
+        s = self.scale
+        return out[:, pad * s:(pad + h) * s, pad * s:(pad + w) * s]
 
 
 class DemosaicModel(Model):

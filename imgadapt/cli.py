@@ -83,6 +83,21 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _cmd_eval(args) -> int:
+    from . import _evaluate, list_models
+
+    images = _evaluate.load_images(args.images)
+    models = args.models or list_models("demosaic")
+    rows = _evaluate.evaluate_demosaic(images, _evaluate.demosaic_methods(models, peers=not args.no_peers),
+                                       crop=args.crop, repeats=args.repeats)
+    print(f"{'method':28s} {'source':20s} {'PSNR dB':>8s} {'MP/s':>9s}")
+    for r in sorted(rows, key=lambda r: -r["psnr_db"]):
+        print(f"{r['method']:28s} {r['source']:20s} {r['psnr_db']:8.3f} {r['mp_s']:9.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
 def _add_batch_args(p, task: str, suffix: str):
     p.add_argument("inputs", nargs="+", help="files, folders or globs")
     p.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
@@ -125,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pattern", default="RGGB", type=str.upper, choices=_bayer.PATTERNS)
     p.add_argument("--white-level", type=float, default=None, help="full scale of 10/12/14-bit data in uint16")
     p.set_defaults(func=lambda a: _run_batch(a, lambda m, x: m(x, pattern=a.pattern, white_level=a.white_level)))
+
+    p = sub.add_parser("eval", help="quality and speed of models next to the peers, in one run")
+    p.add_argument("task", choices=["demosaic"])
+    p.add_argument("--images", required=True, help="folder of clean colour images (ground truth)")
+    p.add_argument("--models", nargs="*", default=None, help="models to measure (default: all of the task)")
+    p.add_argument("--no-peers", action="store_true", help="skip the peers")
+    p.add_argument("--crop", type=int, default=8, help="border excluded from PSNR (default 8)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per method (median)")
+    p.add_argument("--json", default=None, help="write the rows as JSON")
+    p.set_defaults(func=_cmd_eval)
 
     for name, help_ in (("train", "train a model (source checkout, train extra)"),
                         ("export", "export a model to ONNX (source checkout, train extra)")):

@@ -8,11 +8,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layers.envelope import DisentangledConv
 from ..layers.pafu import PAFU
 
 # (colour, site) of the 8 values a packed RGGB pixel lacks; sites 0..3 are R, G(0,1), G(1,0), B.
 MISSING = ((0, 1), (0, 2), (0, 3), (1, 0), (1, 3), (2, 0), (2, 1), (2, 2))
 KNOWN = ((0, 0), (1, 1), (1, 2), (2, 3))
+# Channel c * 4 + s of the pixel-shuffle input is colour c at site s; take it from the packed
+# mosaic (channels 0..3) when measured, else from the missing values (channels 4..11).
+_ASSEMBLY_ORDER = [s if (c, s) in KNOWN else 4 + MISSING.index((c, s)) for c in range(3) for s in range(4)]
 
 
 def missing_targets(rgb: torch.Tensor) -> torch.Tensor:
@@ -23,41 +27,59 @@ def missing_targets(rgb: torch.Tensor) -> torch.Tensor:
 
 def assemble(packed: torch.Tensor, missing: torch.Tensor) -> torch.Tensor:
     """Packed mosaic ``(N, 4, h, w)`` and its 8 missing values to RGB ``(N, 3, 2h, 2w)``."""
-    source = {cs: packed[:, cs[1]:cs[1] + 1] for cs in KNOWN}
-    source.update({cs: missing[:, j:j + 1] for j, cs in enumerate(MISSING)})
-    full = torch.cat([source[(c, s)] for c in range(3) for s in range(4)], 1)
+    full = torch.cat([packed, missing], 1)[:, _ASSEMBLY_ORDER]
     return F.pixel_shuffle(full, 2)
 
 
 class StructureFeatures(nn.Module):
-    """Orientation and strength of the local structure tensor of the packed mosaic's luminance.
+    """Local structure of the packed mosaic, as seen by the kernel selector.
 
-    Returns 4 maps: ``cos 2θ`` and ``sin 2θ`` weighted by anisotropy, the anisotropy
-    ``(λ1 - λ2) / (λ1 + λ2)``, and ``log`` of the gradient energy; the selector sees these, so it
-    can sort pixels by edge orientation and strength the way a structure-tensor hash does.
+    For every window scale ``sigma``, 4 maps of the structure tensor of the luminance: ``cos 2θ``
+    and ``sin 2θ`` weighted by anisotropy, the anisotropy ``(λ1 - λ2) / (λ1 + λ2)``, and the log
+    gradient energy; with ``with_mosaic``, also the 4 packed samples minus their local mean. The
+    selector can then sort pixels by edge orientation, strength and colour the way a
+    structure-tensor hash does, and beyond.
     """
 
-    def __init__(self, sigma: float = 1.5):
+    def __init__(self, sigmas: Sequence[float] = (1.5,), with_mosaic: bool = False):
         super().__init__()
-        r = int(math.ceil(2 * sigma))
+        if isinstance(sigmas, (int, float)):
+            sigmas = (float(sigmas),)
+        self.sigmas = tuple(float(s) for s in sigmas)
+        self.with_mosaic = with_mosaic
+        r = int(math.ceil(2 * max(self.sigmas)))
         t = torch.arange(-r, r + 1, dtype=torch.float32)
-        g = torch.exp(-t ** 2 / (2 * sigma ** 2))
-        g = g / g.sum()
+        windows = []
+        for sigma in self.sigmas:
+            g = torch.exp(-t ** 2 / (2 * sigma ** 2))
+            windows += [g / g.sum()] * 3
         sobel = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 8
         self.register_buffer("grad", torch.stack([sobel, sobel.T])[:, None] / 4)
-        self.register_buffer("smooth", (g[:, None] * g[None]).expand(3, 1, -1, -1).clone())
+        self.register_buffer("smooth", torch.stack(windows)[:, None, None, :])
+        self.register_buffer("box", torch.full((4, 1, 3, 3), 1.0 / 9))
         self.radius = r + 1
+
+    @property
+    def channels(self) -> int:
+        return 4 * len(self.sigmas) + (4 if self.with_mosaic else 0)
 
     def forward(self, packed: torch.Tensor) -> torch.Tensor:
         lum = packed.sum(1, keepdim=True)
         g = F.conv2d(lum, self.grad, padding=1)
         gx, gy = g[:, :1], g[:, 1:]
-        j = F.conv2d(torch.cat([gx * gx, gy * gy, gx * gy], 1), self.smooth, padding=self.smooth.shape[-1] // 2,
-                     groups=3)
-        jxx, jyy, jxy = j[:, :1], j[:, 1:2], j[:, 2:]
-        trace = jxx + jyy + 1e-6
-        c, s = (jxx - jyy) / trace, 2 * jxy / trace
-        return torch.cat([c, s, torch.sqrt(c * c + s * s + 1e-12), torch.log(trace) / 4], 1)
+        products = torch.cat([gx * gx, gy * gy, gx * gy] * len(self.sigmas), 1)
+        r = self.smooth.shape[-1] // 2
+        j = F.conv2d(products, self.smooth, padding=(0, r), groups=products.shape[1])
+        j = F.conv2d(j, self.smooth.transpose(2, 3), padding=(r, 0), groups=products.shape[1])
+        maps = []
+        for i in range(len(self.sigmas)):
+            jxx, jyy, jxy = j[:, 3 * i:3 * i + 1], j[:, 3 * i + 1:3 * i + 2], j[:, 3 * i + 2:3 * i + 3]
+            trace = jxx + jyy + 1e-6
+            c, s = (jxx - jyy) / trace, 2 * jxy / trace
+            maps += [c, s, torch.sqrt(c * c + s * s + 1e-12), torch.log(trace) / 4]
+        if self.with_mosaic:
+            maps.append(packed - F.conv2d(packed, self.box, padding=1, groups=4))
+        return torch.cat(maps, 1)
 
 
 class PafuLinearDemosaic(nn.Module):
@@ -77,11 +99,12 @@ class PafuLinearDemosaic(nn.Module):
     """
 
     def __init__(self, kernel_sizes: Sequence[int] = (5,) * 16, selector_channels: int = 16,
-                 selector_depth: int = 2, structure_sigma: float = 1.5):
+                 selector_depth: int = 2, structure_sigmas: Sequence[float] = (1.5,),
+                 with_mosaic: bool = False):
         super().__init__()
-        self.features = StructureFeatures(structure_sigma)
+        self.features = StructureFeatures(structure_sigmas, with_mosaic)
         self.pafu = PAFU(4, len(MISSING), kernel_sizes, selector_channels=selector_channels,
-                         selector_depth=selector_depth, selector_in_channels=4)
+                         selector_depth=selector_depth, selector_in_channels=self.features.channels)
 
     @property
     def receptive_field(self) -> int:
@@ -97,14 +120,108 @@ class PafuLinearDemosaic(nn.Module):
         return assemble(packed, self.pafu(packed, self.guide(packed)))
 
 
+class _Block(nn.Module):
+    """Residual block: two 3x3 convolutions (each behind a Gaussian envelope unless ``plain``)."""
+
+    def __init__(self, channels: int, radius: int, plain: bool):
+        super().__init__()
+
+        def conv():
+            if plain:
+                return nn.Conv2d(channels, channels, 3, padding=1)
+            return DisentangledConv(channels, channels, 3, radius=radius)
+        self.a, self.b = conv(), conv()
+
+    @property
+    def radius(self) -> int:
+        return sum(m.receptive_field // 2 if isinstance(m, DisentangledConv) else 1 for m in (self.a, self.b))
+
+    def forward(self, x):
+        return x + self.b(F.relu(self.a(x)))
+
+
+class PafuNetDemosaic(nn.Module):
+    """Non-linear demosaicking: a PAFU input layer and a residual body of disentangled convolutions.
+
+    The input PAFU filters the packed mosaic into a linear estimate of the 8 missing values per
+    2x2 block (it can start from a trained linear PAFU model). A 3x3 convolution embeds the mosaic
+    and that estimate into ``features`` maps, a residual body whose 3x3 convolutions sit behind
+    learned Gaussian envelopes refines them, and a 3x3 head adds a correction to the estimate.
+    ``plain=True`` builds the ablation: the same network with a plain convolution in place of the
+    PAFU and plain 3x3 convolutions in place of the disentangled ones.
+
+    Shape:
+        ``(N, 1, H, W)`` RGGB mosaic, H and W even -> ``(N, 3, H, W)`` RGB
+    """
+
+    def __init__(self, kernel_sizes: Sequence[int] = (5,) * 17, features: int = 24, blocks: int = 4,
+                 radius: int = 4, selector_channels: int = 16, selector_depth: int = 2,
+                 structure_sigmas: Sequence[float] = (1.5,), with_mosaic: bool = False, plain: bool = False):
+        super().__init__()
+        self.plain = plain
+        if plain:
+            k = max(kernel_sizes)
+            self.input = nn.Conv2d(4, len(MISSING), k, padding=k // 2, bias=False)
+        else:
+            self.features = StructureFeatures(structure_sigmas, with_mosaic)
+            self.input = PAFU(4, len(MISSING), kernel_sizes, selector_channels=selector_channels,
+                              selector_depth=selector_depth, selector_in_channels=self.features.channels)
+        self.embed = nn.Conv2d(4 + len(MISSING), features, 3, padding=1)
+        self.body = nn.Sequential(*[_Block(features, radius, plain) for _ in range(blocks)])
+        self.head = nn.Conv2d(features, len(MISSING), 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    @property
+    def receptive_field(self) -> int:
+        if self.plain:
+            first = self.input.kernel_size[0] // 2
+        else:
+            first = max(self.features.radius + self.input.selector_depth, self.input.max_kernel_size // 2)
+        radius = first + 1 + sum(b.radius for b in self.body) + 1
+        return 2 * (2 * radius + 1) + 2
+
+    def init_from_linear(self, linear: PafuLinearDemosaic) -> None:
+        """Start the input PAFU (selector, structure features and kernels) from a linear model."""
+        if self.plain:
+            raise ValueError("the plain ablation has no PAFU to initialise")
+        self.input.load_state_dict(linear.pafu.state_dict())
+        self.features.load_state_dict(linear.features.state_dict())
+
+    def forward(self, mosaic: torch.Tensor) -> torch.Tensor:
+        packed = F.pixel_unshuffle(mosaic, 2)
+        if self.plain:
+            linear = self.input(packed)
+        else:
+            linear = self.input(packed, self.features(packed))
+        hidden = self.body(F.relu(self.embed(torch.cat([packed, linear], 1))))
+        return assemble(packed, linear + self.head(hidden))
+
+
 from . import register  # noqa: E402
 
 
 @register("demosaic/pafu-linear")
-def pafu_linear(kernel_sizes=(5,) * 12 + (7,) * 4, selector_channels=16, selector_depth=2):
-    return PafuLinearDemosaic(kernel_sizes, selector_channels, selector_depth)
+def pafu_linear(**kw):
+    return PafuLinearDemosaic(**{"kernel_sizes": (5,) * 17, **kw})
 
 
 @register("demosaic/pafu-linear-tiny")
-def pafu_linear_tiny(kernel_sizes=(3, 3, 5), selector_channels=4, selector_depth=1):
-    return PafuLinearDemosaic(kernel_sizes, selector_channels, selector_depth)
+def pafu_linear_tiny(**kw):
+    return PafuLinearDemosaic(**{"kernel_sizes": (3, 3, 5), "selector_channels": 4, "selector_depth": 1, **kw})
+
+
+@register("demosaic/pafu-net")
+def pafu_net(**kw):
+    return PafuNetDemosaic(**{"kernel_sizes": (5,) * 17, **kw})
+
+
+@register("demosaic/pafu-net-plain")
+def pafu_net_plain(**kw):
+    return PafuNetDemosaic(**{"kernel_sizes": (5,) * 17, **kw, "plain": True})
+
+
+@register("demosaic/pafu-net-tiny")
+def pafu_net_tiny(**kw):
+    return PafuNetDemosaic(**{"kernel_sizes": (3, 3, 5), "features": 4, "blocks": 1, "radius": 1,
+                              "selector_channels": 4, "selector_depth": 1, **kw})

@@ -79,3 +79,29 @@ def test_receptive_field_bounds_dependence():
     with torch.no_grad():
         a, b = model(x), model(y)
     torch.testing.assert_close(a[..., c, :], b[..., c, :])
+
+
+def test_pafu_net_starts_as_the_linear_model_and_trains():
+    from export.train_net import train_network
+
+    linear = create("demosaic/pafu-linear-tiny")
+    train_pafu_linear(linear, smooth_images(), crops=12, size=32, rounds=0, selector_epochs=1, seed=0)
+    net = create("demosaic/pafu-net-tiny")
+    net.init_from_linear(linear)
+    linear.eval(), net.eval()
+    mos = mosaic_rggb(torch.rand(1, 3, 24, 24))
+    with torch.no_grad():
+        torch.testing.assert_close(net(mos), linear(mos))
+    summary = train_network(net, smooth_images(), steps=3, batch=2, patch=32, log_every=1)
+    assert len(summary["history"]) == 3 and np.isfinite(summary["history"][-1]["mse"])
+    net.eval()
+    assert onnx_max_abs_diff(net, mos[..., :16, :16], mos) < 1e-4
+
+
+def test_plain_ablation_has_no_adaptive_layers():
+    from export.layers.envelope import DisentangledConv
+    from export.layers.pafu import PAFU
+
+    plain = create("demosaic/pafu-net-tiny", plain=True)
+    assert not any(isinstance(m, (PAFU, DisentangledConv)) for m in plain.modules())
+    assert plain(torch.rand(1, 1, 16, 16)).shape == (1, 3, 16, 16)

@@ -1,0 +1,78 @@
+"""Gradient training of non-linear demosaicking networks, with checkpoints to resume from."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import add_raw_noise, mosaic_rggb, quantize, random_crops, sample_noise_levels
+from .layers.pafu import PAFU
+
+log = logging.getLogger("imgadapt.train")
+
+
+def make_batch(images, batch: int, patch: int, rng: np.random.Generator, noise: bool):
+    """Clean RGB targets and their (optionally noisy) 8-bit RGGB mosaics."""
+    rgb = quantize(random_crops(images, batch, patch, rng))
+    mos = mosaic_rggb(rgb)
+    if noise:
+        a, b = sample_noise_levels(batch, rng)
+        gen = torch.Generator().manual_seed(int(rng.integers(2 ** 31)))
+        mos = quantize(add_raw_noise(mos, a, b, generator=gen).clamp(0, 1))
+    return mos, rgb
+
+
+def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16, patch: int = 96,
+                  lr: float = 2e-3, seed: int = 0, noise: bool = False, decorrelation: float = 1e-4,
+                  checkpoint: Path | None = None, log_every: int = 50) -> dict:
+    """Adam with a cosine schedule on the MSE of the RGB output.
+
+    PAFU selectors are kept as initialised (hard argmax, frozen); their kernels and the rest of the
+    network learn. A checkpoint is written every ``log_every`` steps and training resumes from it.
+    """
+    pafus = [m for m in model.modules() if isinstance(m, PAFU)]
+    for p in pafus:
+        p.selector.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    start_step, history = 0, []
+    if checkpoint is not None and Path(checkpoint).is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        start_step, history = state["step"], state["history"]
+        log.info("resumed from %s at step %d", checkpoint, start_step)
+    rng = np.random.default_rng([seed, start_step])
+    t0, running = time.perf_counter(), 0.0
+    for step in range(start_step, steps):
+        model.train()
+        for p in pafus:
+            p.eval()
+        mos, rgb = make_batch(images, batch, patch, rng, noise)
+        loss = F.mse_loss(model(mos), rgb)
+        total = loss + decorrelation * sum(p.decorrelation_loss() for p in pafus) if pafus else loss
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        sched.step()
+        running += loss.item()
+        if (step + 1) % log_every == 0 or step + 1 == steps:
+            done = step + 1 - start_step
+            rate = done / (time.perf_counter() - t0)
+            entry = {"step": step + 1, "mse": running / min(log_every, done),
+                     "psnr_train": float(10 * np.log10(1 / max(running / min(log_every, done), 1e-12)))}
+            history.append(entry)
+            log.info("step %d/%d  mse %.3g (%.2f dB)  %.2f steps/s  eta %.0f s", step + 1, steps, entry["mse"],
+                     entry["psnr_train"], rate, (steps - step - 1) / rate)
+            running = 0.0
+            if checkpoint is not None:
+                Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+                torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                            "step": step + 1, "history": history}, checkpoint)
+    return {"steps": steps, "batch": batch, "patch": patch, "lr": lr, "history": history[-5:]}

@@ -1,0 +1,80 @@
+"""The models shipped in models/: integrity, pattern consistency, tiling, quality sanity."""
+import cv2
+import numpy as np
+import pytest
+
+import imgadapt
+from imgadapt import _bayer
+from imgadapt._metrics import rgb_psnr
+from imgadapt._registry import Registry
+
+SHIPPED = Registry()
+DEMOSAIC = SHIPPED.list("demosaic")
+pytestmark = pytest.mark.skipif(not DEMOSAIC, reason="no shipped demosaicking model")
+
+
+def scene(h=160, w=200, seed=0):
+    """Synthetic colour scene with edges at many orientations, fine stripes and smooth shading."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.zeros((h, w, 3), np.float32)
+    for c in range(3):
+        img[..., c] = 0.4 + 0.25 * np.sin(x / (9 + 4 * c) + y / 17)
+    for _ in range(6):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(15, 50)
+        img[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = rng.uniform(0.05, 0.95, 3)
+    img[20:60, 120:180] = (0.5 + 0.4 * np.sin(x[20:60, 120:180] * 1.3))[..., None]
+    img = cv2.GaussianBlur(img, (0, 0), 0.7)
+    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+
+
+@pytest.mark.parametrize("name", SHIPPED.list())
+def test_card_checksum_and_fields(name):
+    card = SHIPPED.resolve(name)
+    assert SHIPPED.verified_bytes(card)
+    for key in ("task", "kind", "layers", "receptive_field", "params", "train", "onnx_sha256"):
+        assert key in card, key
+    assert {"command", "data", "seed"} <= set(card["train"])
+
+
+@pytest.mark.parametrize("name", DEMOSAIC)
+def test_four_patterns_score_alike(name):
+    img = scene()
+    model = imgadapt.load(name)
+    scores = [rgb_psnr(model(_bayer.mosaic(img, p), pattern=p), img, crop=8) for p in _bayer.PATTERNS]
+    assert max(scores) - min(scores) < 0.1, scores
+
+
+@pytest.mark.parametrize("name", DEMOSAIC)
+def test_beats_opencv_bilinear_on_a_synthetic_scene(name):
+    img = scene(seed=1)
+    mos = _bayer.mosaic(img, "RGGB")
+    ours = rgb_psnr(imgadapt.demosaic(mos, model=name), img, crop=8)
+    bilinear = rgb_psnr(cv2.cvtColor(mos, _bayer.opencv_code("RGGB")), img, crop=8)
+    assert ours > bilinear + 1.0
+
+
+@pytest.mark.parametrize("name", DEMOSAIC)
+def test_tiled_equals_untiled(name):
+    img = scene(230, 250, seed=2)
+    mos = _bayer.mosaic(img, "GBRG").astype(np.float32) / 255
+    whole = imgadapt.load(name, tile=0)(mos, pattern="GBRG")
+    tiled = imgadapt.load(name, tile=64)(mos, pattern="GBRG")
+    np.testing.assert_allclose(tiled, whole, atol=2e-5)
+
+
+@pytest.mark.parametrize("name", DEMOSAIC)
+@pytest.mark.parametrize("shape", [(2, 2), (3, 5), (17, 31)])
+def test_tiny_and_odd_sizes(name, shape):
+    out = imgadapt.demosaic(np.full(shape, 128, np.uint8), model=name)
+    assert out.shape == shape + (3,)
+    assert np.abs(out.astype(int) - 128).max() <= 2
+
+
+def test_uint16_with_white_level_matches_uint8():
+    img = scene(seed=3)
+    mos8 = _bayer.mosaic(img, "RGGB")
+    out8 = imgadapt.demosaic(mos8)
+    out12 = imgadapt.demosaic((mos8.astype(np.uint16) * 4095 + 127) // 255, white_level=4095)
+    assert out12.dtype == np.uint16 and out12.max() <= 4095
+    assert np.abs(out12 / 4095.0 * 255 - out8).mean() < 0.6
