@@ -93,7 +93,7 @@ def selector_labels(model: PafuLinearDemosaic, packed, batch=64) -> torch.Tensor
 
 
 def train_pafu_linear(model: PafuLinearDemosaic, images, *, crops=2000, size=96, rounds=4,
-                      selector_epochs=6, lr=3e-3, seed=0, evaluate=None) -> list[dict]:
+                      selector_epochs=4, lr=3e-3, seed=0, evaluate=None) -> list[dict]:
     """Alternate least-squares kernel solves and selector training; returns a log per round."""
     torch.manual_seed(seed)
     start = time.perf_counter()

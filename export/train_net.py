@@ -27,19 +27,25 @@ def make_batch(images, batch: int, patch: int, rng: np.random.Generator, noise: 
 
 
 def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16, patch: int = 96,
-                  lr: float = 2e-3, seed: int = 0, noise: bool = False, decorrelation: float = 1e-4,
-                  checkpoint: Path | None = None, log_every: int = 50) -> dict:
-    """Adam with a cosine schedule on the MSE of the RGB output.
+                  lr: float = 1e-3, seed: int = 0, noise: bool = False, decorrelation: float = 1e-4,
+                  kernel_lr_scale: float = 0.03, checkpoint: Path | None = None, log_every: int = 50) -> dict:
+    """Adam with a one-cycle schedule on the MSE of the RGB output.
 
-    PAFU selectors are kept as initialised (hard argmax, frozen); their kernels and the rest of the
-    network learn. A checkpoint is written every ``log_every`` steps and training resumes from it.
+    PAFU selectors are kept as initialised (hard argmax, frozen); their kernels learn at
+    ``kernel_lr_scale`` times the rate of the rest of the network, so kernels that start from a
+    least-squares solution are refined rather than overwritten. A checkpoint is written every
+    ``log_every`` steps and training resumes from it.
     """
     pafus = [m for m in model.modules() if isinstance(m, PAFU)]
     for p in pafus:
         p.selector.requires_grad_(False)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    kernel_ids = {id(p.weight) for p in pafus}
+    kernels = [p for p in model.parameters() if id(p) in kernel_ids]
+    others = [p for p in model.parameters() if p.requires_grad and id(p) not in kernel_ids]
+    groups = [{"params": others, "lr": lr}] + ([{"params": kernels, "lr": lr * kernel_lr_scale}] if kernels else [])
+    opt = torch.optim.Adam(groups, lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=steps,
+                                                pct_start=0.05)
     start_step, history = 0, []
     if checkpoint is not None and Path(checkpoint).is_file():
         state = torch.load(checkpoint, weights_only=False)

@@ -66,7 +66,9 @@ def session_options(threads: int | None):
             raise ValueError(f"threads: expected a positive integer, got {threads!r}")
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-    opts.graph_optimization_level = ort().GraphOptimizationLevel.ORT_ENABLE_ALL
+    # The NCHWc layout pass of ORT_ENABLE_ALL adds reorders that cost more than they save on the
+    # few-channel, full-resolution graphs of imgadapt's models (measured ~12 % slower on CPU).
+    opts.graph_optimization_level = ort().GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     return opts
 
 

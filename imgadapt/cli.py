@@ -111,6 +111,9 @@ def _add_batch_args(p, task: str, suffix: str):
 
 def _passthrough(module: str):
     def run(args) -> int:
+        checkout = Path(__file__).resolve().parent.parent
+        if (checkout / "export" / "__init__.py").is_file() and str(checkout) not in sys.path:
+            sys.path.insert(0, str(checkout))
         try:
             main_fn = __import__(module, fromlist=["main"]).main
         except ImportError as exc:

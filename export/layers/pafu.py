@@ -122,19 +122,18 @@ def filter_with_selection(x: torch.Tensor, weight: torch.Tensor, selection: torc
     return F.conv2d(y, ones, groups=c_out)
 
 
-def filter_with_index(x: torch.Tensor, weight: torch.Tensor, index: torch.Tensor, kernel_sizes: Sequence[int],
+def filter_with_index(x: torch.Tensor, weight: torch.Tensor, index: torch.Tensor,
                       bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Eq. 2 with a hard per-pixel kernel index: the inference form of :func:`filter_with_selection`.
 
-    Kernels of each support size are applied by one convolution of their own size (no work is
-    spent on the zero padding of smaller kernels) and the chosen kernel's outputs are gathered per
+    All kernels are applied by one convolution and the chosen kernel's outputs are gathered per
     pixel, so the graph holds no one-hot tensor, no multiplication and no sum over the group.
+    (Splitting the group by support size saves multiply-adds but measured slower on onnxruntime.)
 
     Args:
         x: input image or feature map.
-        weight: kernel group ``(n, out, in, K, K)``, each kernel centred in its padded square.
+        weight: kernel group ``(n, out, in, K, K)``.
         index: chosen kernel per pixel.
-        kernel_sizes: support of each kernel.
         bias: optional per-kernel bias.
 
     Shape:
@@ -143,38 +142,19 @@ def filter_with_index(x: torch.Tensor, weight: torch.Tensor, index: torch.Tensor
 
     Example:
         >>> x, w = torch.randn(1, 2, 6, 6), torch.randn(3, 4, 2, 5, 5)
-        >>> w[:2, :, :, [0, 4]] = 0; w[:2, :, :, :, [0, 4]] = 0
         >>> z = torch.randint(0, 3, (1, 6, 6))
         >>> onehot = F.one_hot(z, 3).permute(0, 3, 1, 2).float()
-        >>> torch.allclose(filter_with_index(x, w, z, (3, 3, 5)), filter_with_selection(x, w, onehot), atol=1e-5)
+        >>> torch.allclose(filter_with_index(x, w, z), filter_with_selection(x, w, onehot), atol=1e-5)
         True
     """
     _check_weight(weight)
     n, c_out, c_in, k, _ = weight.shape
-    sizes = sorted(set(kernel_sizes))
-    groups = [[i for i in range(n) if kernel_sizes[i] == size] for size in sizes]
-    group_of = torch.empty(n, dtype=torch.long)
-    local_of = torch.empty(n, dtype=torch.long)
-    for g, members in enumerate(groups):
-        group_of[members] = g
-        local_of[members] = torch.arange(len(members))
-    if len(groups) > 1:
-        local = local_of.to(index.device)[index]
-        which = group_of.to(index.device)[index].unsqueeze(1)
-    else:
-        local = index
-    out = None
-    for g, (size, members) in enumerate(zip(sizes, groups)):
-        lo = k // 2 - size // 2
-        w = weight[members][:, :, :, lo:lo + size, lo:lo + size].reshape(len(members) * c_out, c_in, size, size)
-        b = None if bias is None else bias[members].reshape(-1)
-        y = F.conv2d(x, w, b, padding=size // 2)
-        b_, _, h, w_ = y.shape
-        y = y.reshape(b_, len(members), c_out, h, w_)
-        pick = local.clamp(max=len(members) - 1) if len(groups) > 1 else local
-        value = torch.gather(y, 1, pick.unsqueeze(1).unsqueeze(2).expand(b_, 1, c_out, h, w_)).squeeze(1)
-        out = value if out is None else torch.where(which == g, value, out)
-    return out
+    flat_bias = None if bias is None else bias.reshape(-1)
+    y = F.conv2d(x, weight.reshape(n * c_out, c_in, k, k), flat_bias, padding=k // 2)
+    b, _, h, w = y.shape
+    y = y.reshape(b, n, c_out, h, w)
+    pick = index.unsqueeze(1).unsqueeze(2).expand(b, 1, c_out, h, w)
+    return torch.gather(y, 1, pick).squeeze(1)
 
 
 def hard_onehot(logits: torch.Tensor) -> torch.Tensor:
@@ -480,8 +460,7 @@ class PAFU(nn.Module):
                                  f"{tuple(x.shape)}, guide {tuple(guide.shape)}")
             source = guide
         if not self.training:
-            return filter_with_index(x, self.kernels(), self.logits(source).argmax(1), self.kernel_sizes,
-                                     self.bias)
+            return filter_with_index(x, self.kernels(), self.logits(source).argmax(1), self.bias)
         return filter_with_selection(x, self.kernels(), self.select(source), self.bias)
 
     # -- regularisation ------------------------------------------------------------------------

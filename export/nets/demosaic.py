@@ -54,9 +54,9 @@ class StructureFeatures(nn.Module):
             g = torch.exp(-t ** 2 / (2 * sigma ** 2))
             windows += [g / g.sum()] * 3
         sobel = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 8
-        self.register_buffer("grad", torch.stack([sobel, sobel.T])[:, None] / 4)
-        self.register_buffer("smooth", torch.stack(windows)[:, None, None, :])
-        self.register_buffer("box", torch.full((4, 1, 3, 3), 1.0 / 9))
+        self.register_buffer("grad", torch.stack([sobel, sobel.T])[:, None] / 4, persistent=False)
+        self.register_buffer("smooth", torch.stack(windows)[:, None, None, :], persistent=False)
+        self.register_buffer("box", torch.full((4, 1, 3, 3), 1.0 / 9), persistent=False)
         self.radius = r + 1
 
     @property
@@ -98,7 +98,7 @@ class PafuLinearDemosaic(nn.Module):
         ``(N, 1, H, W)`` RGGB mosaic, H and W even -> ``(N, 3, H, W)`` RGB
     """
 
-    def __init__(self, kernel_sizes: Sequence[int] = (5,) * 16, selector_channels: int = 16,
+    def __init__(self, kernel_sizes: Sequence[int] = (3,) * 9 + (5,) * 8, selector_channels: int = 16,
                  selector_depth: int = 2, structure_sigmas: Sequence[float] = (1.5,),
                  with_mosaic: bool = False):
         super().__init__()
@@ -154,7 +154,7 @@ class PafuNetDemosaic(nn.Module):
         ``(N, 1, H, W)`` RGGB mosaic, H and W even -> ``(N, 3, H, W)`` RGB
     """
 
-    def __init__(self, kernel_sizes: Sequence[int] = (5,) * 17, features: int = 24, blocks: int = 4,
+    def __init__(self, kernel_sizes: Sequence[int] = (3,) * 9 + (5,) * 8, features: int = 24, blocks: int = 4,
                  radius: int = 4, selector_channels: int = 16, selector_depth: int = 2,
                  structure_sigmas: Sequence[float] = (1.5,), with_mosaic: bool = False, plain: bool = False):
         super().__init__()
@@ -203,7 +203,8 @@ from . import register  # noqa: E402
 
 @register("demosaic/pafu-linear")
 def pafu_linear(**kw):
-    return PafuLinearDemosaic(**{"kernel_sizes": (5,) * 17, **kw})
+    # 3x3 and 5x5 packed pixels hold the 5x5 and 7x7 sensor windows around every output site.
+    return PafuLinearDemosaic(**{"kernel_sizes": (3,) * 9 + (5,) * 8, **kw})
 
 
 @register("demosaic/pafu-linear-tiny")
@@ -213,12 +214,12 @@ def pafu_linear_tiny(**kw):
 
 @register("demosaic/pafu-net")
 def pafu_net(**kw):
-    return PafuNetDemosaic(**{"kernel_sizes": (5,) * 17, **kw})
+    return PafuNetDemosaic(**{"kernel_sizes": (3,) * 9 + (5,) * 8, **kw})
 
 
 @register("demosaic/pafu-net-plain")
 def pafu_net_plain(**kw):
-    return PafuNetDemosaic(**{"kernel_sizes": (5,) * 17, **kw, "plain": True})
+    return PafuNetDemosaic(**{"kernel_sizes": (3,) * 9 + (5,) * 8, **kw, "plain": True})
 
 
 @register("demosaic/pafu-net-tiny")
