@@ -10,7 +10,7 @@ from ._errors import InputDtypeError, InputValueError, UnknownNameError
 from ._registry import Registry, public_card
 from ._tiling import run_tiled
 
-DEFAULT_TILE = 512
+DEFAULT_TILE = 1024
 _registry = Registry()
 
 
