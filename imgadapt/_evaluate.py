@@ -37,15 +37,28 @@ def throughput(fn: Callable[[], object], megapixels: float, repeats: int = 3) ->
     return megapixels / statistics.median(times)
 
 
+def noisy_mosaic(mosaic: np.ndarray, a: float, b: float, seed: int = 0) -> np.ndarray:
+    """Heteroscedastic sensor noise of variance ``a * x + b`` (x in [0, 1]) on an 8-bit mosaic,
+    rounded and clipped back to 8 bits; deterministic for a given seed."""
+    x = mosaic.astype(np.float64) / 255.0
+    noise = np.random.default_rng(seed).standard_normal(x.shape) * np.sqrt(a * x + b)
+    return np.clip(np.rint((x + noise) * 255.0), 0, 255).astype(np.uint8)
+
+
 def evaluate_demosaic(images: list[tuple[str, np.ndarray]], methods: dict[str, tuple[Callable, str]],
-                      pattern: str = "RGGB", crop: int = 8, repeats: int = 3) -> list[dict]:
+                      pattern: str = "RGGB", crop: int = 8, repeats: int = 3,
+                      noise: tuple[float, float] | None = None) -> list[dict]:
     """RGB PSNR (mean over images of per-image PSNR, ``crop`` px border) and throughput.
 
     Args:
         images: ``(name, BGR image)`` pairs; each is mosaicked with ``pattern``.
         methods: ``name -> (function(mosaic, pattern) -> BGR, source)``.
+        noise: ``(a, b)`` to add sensor noise of variance ``a * x + b`` to the mosaics (seeded per
+            image); the clean image stays the reference.
     """
     mosaics = [(name, img, _bayer.mosaic(img, pattern)) for name, img in images]
+    if noise is not None:
+        mosaics = [(name, img, noisy_mosaic(mos, *noise, seed=i)) for i, (name, img, mos) in enumerate(mosaics)]
     megapixels = sum(m.size for _, _, m in mosaics) / 1e6
     rows = []
     for method, (fn, source) in methods.items():
@@ -58,8 +71,10 @@ def evaluate_demosaic(images: list[tuple[str, np.ndarray]], methods: dict[str, t
     return rows
 
 
-def demosaic_methods(models: list[str], peers: bool = True) -> dict[str, tuple[Callable, str]]:
-    """The imgadapt models named (loaded once) and, with ``peers``, every installed peer."""
+def demosaic_methods(models: list[str], peers: bool = True, denoise_peers: bool = False
+                     ) -> dict[str, tuple[Callable, str]]:
+    """The imgadapt models named (loaded once) and, with ``peers``, every installed peer; with
+    ``denoise_peers``, also OpenCV VNG followed by non-local means at several strengths."""
     from ._model import load
     from ._peers import available_demosaic_peers
 
@@ -70,4 +85,12 @@ def demosaic_methods(models: list[str], peers: bool = True) -> dict[str, tuple[C
     if peers:
         for name, peer in available_demosaic_peers(np.uint8).items():
             methods[name] = (peer, peer.source)
+    if denoise_peers:
+        from ._peers import vng_then_nlm
+
+        for h in NLM_STRENGTHS:
+            methods[f"opencv-vng+nlm(h={h})"] = (lambda mos, pat, h=h: vng_then_nlm(mos, pat, h), "opencv-python")
     return methods
+
+
+NLM_STRENGTHS = (3, 5, 8, 12, 16)

@@ -93,6 +93,12 @@ def opencv_vng(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
     return cv2.cvtColor(mosaic_hw, opencv_code(pattern, "VNG"))
 
 
+def vng_then_nlm(mosaic_hw: np.ndarray, pattern: str = "RGGB", h: float = 8.0) -> np.ndarray:
+    """OpenCV VNG demosaicking followed by ``cv2.fastNlMeansDenoisingColored`` (strength ``h`` for
+    luminance and colour, 7x7 patches, 21x21 search): the usual two-step answer to noisy RAW data."""
+    return cv2.fastNlMeansDenoisingColored(opencv_vng(mosaic_hw, pattern), None, h, h, 7, 21)
+
+
 def opencv_ea(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
     """OpenCV edge-aware demosaicking (``cv2.COLOR_Bayer*2BGR_EA``); uint8 or uint16."""
     mosaic_hw, pattern = _check_mosaic(mosaic_hw, pattern)

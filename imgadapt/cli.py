@@ -88,14 +88,24 @@ def _cmd_eval(args) -> int:
 
     images = _evaluate.load_images(args.images)
     models = args.models or list_models("demosaic")
-    rows = _evaluate.evaluate_demosaic(images, _evaluate.demosaic_methods(models, peers=not args.no_peers),
-                                       crop=args.crop, repeats=args.repeats)
+    methods = _evaluate.demosaic_methods(models, peers=not args.no_peers, denoise_peers=args.noise is not None and not args.no_peers)
+    rows = _evaluate.evaluate_demosaic(images, methods, crop=args.crop, repeats=args.repeats, noise=args.noise)
     print(f"{'method':28s} {'source':20s} {'PSNR dB':>8s} {'MP/s':>9s}")
     for r in sorted(rows, key=lambda r: -r["psnr_db"]):
         print(f"{r['method']:28s} {r['source']:20s} {r['psnr_db']:8.3f} {r['mp_s']:9.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
+
+
+def _noise_pair(text: str) -> tuple[float, float]:
+    try:
+        a, b = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers A,B (variance A*x+B), got {text!r}") from None
+    if a < 0 or b < 0:
+        raise argparse.ArgumentTypeError(f"noise parameters must be >= 0, got {text!r}")
+    return a, b
 
 
 def _add_batch_args(p, task: str, suffix: str):
@@ -152,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crop", type=int, default=8, help="border excluded from PSNR (default 8)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per method (median)")
     p.add_argument("--json", default=None, help="write the rows as JSON")
+    p.add_argument("--noise", type=_noise_pair, default=None, metavar="A,B",
+                   help="add sensor noise of variance A*x+B to the mosaics (and measure denoising peers)")
     p.set_defaults(func=_cmd_eval)
 
     for name, help_ in (("train", "train a model (source checkout, train extra)"),
