@@ -44,6 +44,21 @@ def solve_kernels(model: PafuLinearDemosaic, packed, targets, labels, ridge=1e-5
 
 
 @torch.no_grad()
+def solve_plain_conv(conv: torch.nn.Conv2d, images, crops: int = 2000, size: int = 96, seed: int = 0,
+                     ridge: float = 1e-5) -> None:
+    """The least-squares linear demosaicker as one plain convolution (packed mosaic -> 8 missing
+    values): the starting point of the plain ablation, matching the PAFU model's start."""
+    packed, targets = make_dataset(images, crops, size, seed)
+    k = conv.kernel_size[0]
+    eq = NormalEquations(1, 4 * k * k, len(MISSING))
+    for i in range(0, len(packed), 64):
+        feats = patch_features(packed[i:i + 64], k)
+        eq.add(feats, targets[i:i + 64].permute(0, 2, 3, 1).reshape(-1, len(MISSING)),
+               torch.zeros(len(feats), dtype=torch.long))
+    conv.weight.copy_(eq.solve(ridge).view(len(MISSING), 4, k, k))
+
+
+@torch.no_grad()
 def kernel_errors(model: PafuLinearDemosaic, packed, targets, batch=64) -> torch.Tensor:
     """Squared error of every kernel at every packed pixel, ``(N, n, h, w)``."""
     pafu = model.pafu

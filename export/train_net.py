@@ -31,8 +31,8 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
                   kernel_lr_scale: float = 0.03, checkpoint: Path | None = None, log_every: int = 50) -> dict:
     """Adam with a one-cycle schedule on the MSE of the RGB output.
 
-    PAFU selectors are kept as initialised (hard argmax, frozen); their kernels learn at
-    ``kernel_lr_scale`` times the rate of the rest of the network, so kernels that start from a
+    PAFU selectors are kept as initialised (hard argmax, frozen); their kernels (or a plain input
+    convolution in their place) learn at ``kernel_lr_scale`` times the rate of the rest of the network, so kernels that start from a
     least-squares solution are refined rather than overwritten. A checkpoint is written every
     ``log_every`` steps and training resumes from it.
     """
@@ -40,6 +40,8 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     for p in pafus:
         p.selector.requires_grad_(False)
     kernel_ids = {id(p.weight) for p in pafus}
+    if isinstance(getattr(model, "input", None), torch.nn.Conv2d):  # the plain ablation's linear input
+        kernel_ids.add(id(model.input.weight))
     kernels = [p for p in model.parameters() if id(p) in kernel_ids]
     others = [p for p in model.parameters() if p.requires_grad and id(p) not in kernel_ids]
     groups = [{"params": others, "lr": lr}] + ([{"params": kernels, "lr": lr * kernel_lr_scale}] if kernels else [])

@@ -29,16 +29,9 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from ._checks import check_int as _check_int
 
 __all__ = ["CoL", "col", "bin_index", "robust_range"]
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return value
 
 
 def _check_range(value_range) -> tuple[float, float]:

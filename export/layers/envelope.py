@@ -32,6 +32,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 from torch import nn
+from ._checks import check_input as _check_input, check_int as _check_int, check_positive as _check_positive
 
 __all__ = ["gaussian_taps", "gaussian_envelope", "GaussianEnvelope", "DisentangledConv"]
 
@@ -39,24 +40,6 @@ _ORDERS = ("envelope_first", "conv_first")
 
 
 # ----------------------------------------------------------------------------------- checks --
-
-def _check_int(name: str, value, minimum: int) -> int:
-    """Return ``value`` as an int if it is an integer >= ``minimum``; raise ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r} "
-                         f"of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_positive(name: str, value) -> float:
-    """Return ``value`` as a float if it is a finite real > 0; raise ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
 
 def _check_sigma_raw(sigma_raw) -> None:
     if not isinstance(sigma_raw, torch.Tensor):
@@ -66,16 +49,6 @@ def _check_sigma_raw(sigma_raw) -> None:
                          f"got {tuple(sigma_raw.shape)}")
     if not sigma_raw.is_floating_point():
         raise TypeError(f"sigma_raw must be a floating-point tensor, got {sigma_raw.dtype}")
-
-
-def _check_input(x, channels: int) -> None:
-    """Check a ``(N, C, H, W)`` input; skipped while tracing for export."""
-    if torch.jit.is_tracing() or torch.jit.is_scripting():
-        return
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 4 or x.shape[1] != channels:
-        raise ValueError(f"input must have shape (N, {channels}, H, W), got {tuple(x.shape)}")
 
 
 def _softplus_inverse(y: float) -> float:

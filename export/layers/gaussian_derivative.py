@@ -71,6 +71,7 @@ import numbers
 import torch
 import torch.nn.functional as F
 from torch import nn
+from ._checks import check_input as _check_input, check_int as _check_int, check_positive as _check_positive, check_odd as _check_odd_size
 
 __all__ = [
     "derivative_orders",
@@ -82,42 +83,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------------- checks --
-
-def _check_int(name: str, value, minimum: int) -> int:
-    """Return ``value`` as an int if it is an integer >= ``minimum``; raise ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r} "
-                         f"of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_odd_size(name: str, value) -> int:
-    """Return ``value`` as an int if it is an odd integer >= 1; raise ValueError otherwise."""
-    value = _check_int(name, value, 1)
-    if value % 2 == 0:
-        raise ValueError(f"{name} must be odd (so that 'same' padding is symmetric), got {value}")
-    return value
-
-
-def _check_positive(name: str, value) -> float:
-    """Return ``value`` as a float if it is a finite real > 0; raise ValueError otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _check_input(x, channels: int) -> None:
-    """Check a ``(N, C, H, W)`` input; skipped while tracing for export."""
-    if torch.jit.is_tracing() or torch.jit.is_scripting():
-        return
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 4 or x.shape[1] != channels:
-        raise ValueError(f"input must have shape (N, {channels}, H, W), got {tuple(x.shape)}")
-
 
 def _basis_params(sigma_x, sigma_y, theta, shift_x, shift_y):
     """Convert the five basis parameters to floating tensors of one common shape ``(B,)``."""

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from ._checks import check_int as _check_int
 
 __all__ = [
     "PAFU",
@@ -37,14 +38,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 # argument checks
 # ---------------------------------------------------------------------------------------------
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
 
 def _check_kernel_sizes(kernel_sizes) -> tuple:
     if isinstance(kernel_sizes, (int, np.integer)) or not isinstance(kernel_sizes, Sequence):
