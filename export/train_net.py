@@ -15,20 +15,33 @@ from .layers.pafu import PAFU
 log = logging.getLogger("imgadapt.train")
 
 
-def make_batch(images, batch: int, patch: int, rng: np.random.Generator, noise: bool):
-    """Clean RGB targets and their (optionally noisy) 8-bit RGGB mosaics."""
+def make_batch(images, batch: int, patch: int, rng: np.random.Generator, noise: bool, pad: int = 0):
+    """Clean RGB targets and their (optionally noisy) 8-bit RGGB mosaics.
+
+    The mosaics are mirrored outwards by ``pad`` pixels (even, so the Bayer phase holds) exactly as
+    the runtime extends images before inference; the loss is then taken on the unpadded region, so
+    the network never learns to lean on its own zero padding.
+    """
     rgb = quantize(random_crops(images, batch, patch, rng))
     mos = mosaic_rggb(rgb)
     if noise:
         a, b = sample_noise_levels(batch, rng)
         gen = torch.Generator().manual_seed(int(rng.integers(2 ** 31)))
         mos = quantize(add_raw_noise(mos, a, b, generator=gen).clamp(0, 1))
+    if pad:
+        mos = reflect_pad(mos, pad)
     return mos, rgb
+
+
+def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """Mirror without repeating the edge (OpenCV's BORDER_REFLECT_101), as the runtime does."""
+    return F.pad(x, (pad, pad, pad, pad), mode="reflect")
 
 
 def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16, patch: int = 96,
                   lr: float = 1e-3, seed: int = 0, noise: bool = False, decorrelation: float = 1e-4,
-                  kernel_lr_scale: float = 0.03, checkpoint: Path | None = None, log_every: int = 50) -> dict:
+                  kernel_lr_scale: float = 0.03, pad: int = 32, checkpoint: Path | None = None,
+                  log_every: int = 50) -> dict:
     """Adam with a one-cycle schedule on the MSE of the RGB output.
 
     PAFU selectors are kept as initialised (hard argmax, frozen); their kernels (or a plain input
@@ -62,8 +75,9 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
         model.train()
         for p in pafus:
             p.eval()
-        mos, rgb = make_batch(images, batch, patch, rng, noise)
-        loss = F.mse_loss(model(mos), rgb)
+        mos, rgb = make_batch(images, batch, patch, rng, noise, pad)
+        out = model(mos)
+        loss = F.mse_loss(out[..., pad:pad + patch, pad:pad + patch] if pad else out, rgb)
         total = loss + decorrelation * sum(p.decorrelation_loss() for p in pafus) if pafus else loss
         opt.zero_grad()
         total.backward()
@@ -83,4 +97,4 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
                 Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
                 torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                             "step": step + 1, "history": history}, checkpoint)
-    return {"steps": steps, "batch": batch, "patch": patch, "lr": lr, "history": history[-5:]}
+    return {"steps": steps, "batch": batch, "patch": patch, "pad": pad, "lr": lr, "history": history[-5:]}

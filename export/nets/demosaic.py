@@ -155,7 +155,7 @@ class PafuNetDemosaic(nn.Module):
     """
 
     def __init__(self, kernel_sizes: Sequence[int] = (3,) * 9 + (5,) * 8, features: int = 24, blocks: int = 4,
-                 radius: int = 4, selector_channels: int = 16, selector_depth: int = 2,
+                 radius: int = 2, selector_channels: int = 16, selector_depth: int = 2,
                  structure_sigmas: Sequence[float] = (1.5,), with_mosaic: bool = False, plain: bool = False):
         super().__init__()
         self.plain = plain
