@@ -37,8 +37,6 @@ def _command(argv: list[str]) -> str:
 
 
 def train_demosaic_linear(args, argv) -> dict:
-    from imgadapt import _evaluate
-
     from .train_demosaic import train_pafu_linear
 
     model = nets.create(args.name)

@@ -40,7 +40,7 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
 
 def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16, patch: int = 96,
                   lr: float = 1e-3, seed: int = 0, noise: bool = False, decorrelation: float = 1e-4,
-                  kernel_lr_scale: float = 0.03, pad: int = 32, checkpoint: Path | None = None,
+                  kernel_lr_scale: float = 0.03, pad: int | None = None, checkpoint: Path | None = None,
                   log_every: int = 50) -> dict:
     """Adam with a one-cycle schedule on the MSE of the RGB output.
 
@@ -49,6 +49,8 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     least-squares solution are refined rather than overwritten. A checkpoint is written every
     ``log_every`` steps and training resumes from it.
     """
+    if pad is None:  # mirror as far as the network reaches, as the runtime does
+        pad = -(-(model.receptive_field // 2 + 1) // 2) * 2
     pafus = [m for m in model.modules() if isinstance(m, PAFU)]
     for p in pafus:
         p.selector.requires_grad_(False)

@@ -57,6 +57,8 @@ def to_float(image: np.ndarray, white_level: float | None = None) -> np.ndarray:
         if image.dtype.kind == "f":
             raise InputDtypeError(f"white_level applies to integer data, got dtype {image.dtype}")
         full = np.iinfo(image.dtype).max
+        if isinstance(white_level, bool) or not isinstance(white_level, (int, float, np.integer, np.floating)):
+            raise InputDtypeError(f"white_level: expected a number, got {type(white_level).__name__}")
         if not 0 < white_level <= full:
             raise InputValueError(f"white_level: expected a value in (0, {full}] for {image.dtype}, got {white_level}")
         scale = float(white_level)

@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from . import _bayer
+from ._errors import InputDtypeError
 from ._io import IMAGE_SUFFIXES, read_array
 from ._metrics import mean_psnr, rgb_psnr
 
@@ -17,12 +18,16 @@ log = logging.getLogger("imgadapt")
 
 
 def load_images(folder: str | Path) -> list[tuple[str, np.ndarray]]:
-    """``(name, BGR uint8/uint16 image)`` for every colour image in a folder, sorted by name."""
+    """``(name, BGR uint8 image)`` for every colour image in a folder, sorted by name (the
+    measuring protocol is 8-bit; other bit depths are refused rather than rescaled)."""
     paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES - {".npy"})
     images = [(p.name, read_array(p)) for p in paths]
     images = [(n, im) for n, im in images if im.ndim == 3]
     if not images:
         raise FileNotFoundError(f"no colour images in {folder}")
+    for name, im in images:
+        if im.dtype != np.uint8:
+            raise InputDtypeError(f"{name}: evaluation images must be 8-bit, got {im.dtype}")
     return images
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from ._errors import InputValueError
 
 IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm"}
+EIGHT_BIT_SUFFIXES = {".jpg", ".jpeg", ".bmp"}
 MAX_PIXELS = 400_000_000
 
 
@@ -25,7 +26,7 @@ def read_array(path: str | os.PathLike) -> np.ndarray:
         array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if array is None:
             raise InputValueError(f"{path}: not a readable image (expected PNG, TIFF, JPEG, BMP, PNM or NPY)")
-    if array.ndim >= 2 and array.shape[0] * array.shape[1] > MAX_PIXELS:
+    if array.ndim >= 2 and array.shape[0] * array.shape[1] > MAX_PIXELS:  # guards the pixels that follow
         raise InputValueError(f"{path}: {array.shape[0]}x{array.shape[1]} pixels exceeds the limit of {MAX_PIXELS}")
     if array.ndim == 3 and array.shape[2] == 4:
         array = array[:, :, :3]
@@ -43,8 +44,13 @@ def write_array(path: str | os.PathLike, array: np.ndarray) -> None:
             with open(tmp, "wb") as fh:
                 np.save(fh, array)
         else:
+            eight_bit = path.suffix.lower() in EIGHT_BIT_SUFFIXES
+            if array.dtype == np.uint16 and eight_bit:
+                raise InputValueError(f"{path}: {path.suffix} holds 8 bits per channel, the data has 16; "
+                                      "write .png or .tif instead")
             if array.dtype.kind == "f":
-                array = np.clip(np.rint(array * 65535.0), 0, 65535).astype(np.uint16)
+                top = 255.0 if eight_bit else 65535.0
+                array = np.clip(np.rint(array * top), 0, top).astype(np.uint8 if eight_bit else np.uint16)
             if not cv2.imwrite(tmp, array):
                 raise InputValueError(f"{path}: OpenCV cannot write this format or dtype ({array.dtype})")
         os.replace(tmp, path)

@@ -22,6 +22,7 @@ class Model:
     """A reusable, callable model. Create it with :func:`imgadapt.load`."""
 
     task = ""
+    min_multiple = 1
 
     def __init__(self, card: dict, providers=None, threads: int | None = None, tile: int | None = DEFAULT_TILE,
                  strict: bool = False, registry: Registry | None = None):
@@ -38,7 +39,7 @@ class Model:
         self._input = self.session.get_inputs()[0].name
         io = card.get("input", {})
         self.in_channels = int(io.get("channels", 3))
-        self.multiple = int(io.get("multiple", 1))
+        self.multiple = max(int(io.get("multiple", 1)), self.min_multiple)
         self.scale = int(card.get("scale", 1))
         self.halo = int(card.get("receptive_field", 1)) // 2 + 1
 
@@ -70,6 +71,7 @@ class Model:
 
 class DemosaicModel(Model):
     task = "demosaic"
+    min_multiple = 2  # pads and tile origins must keep the Bayer phase
 
     def __call__(self, mosaic: np.ndarray, pattern: str = "RGGB", white_level: float | None = None) -> np.ndarray:
         """Demosaic an ``HxW`` Bayer mosaic into an ``HxWx3`` BGR image of the same dtype.
@@ -98,7 +100,6 @@ def _check_rgb_like(image: np.ndarray, model_channels: int):
         planes = np.repeat(x[None], model_channels, axis=0) if model_channels == 3 else x[None]
         return planes, lambda y: y.mean(axis=0) if y.shape[0] == 3 else y[0]
     if model_channels == 1:
-        import cv2
         gray = cv2.cvtColor(x, cv2.COLOR_BGR2GRAY)
         return gray[None], lambda y: np.repeat(y[0][..., None], 3, axis=2)
     return x[:, :, ::-1].transpose(2, 0, 1), lambda y: y[::-1].transpose(1, 2, 0)

@@ -4,10 +4,13 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 
 from ._errors import ModelIntegrityError, UnknownNameError
+
+log = logging.getLogger("imgadapt")
 
 TASKS = ("demosaic", "sr", "edges")
 ENV_MODEL_PATH = "IMGADAPT_MODEL_PATH"
@@ -38,7 +41,11 @@ class Registry:
             cards: dict[str, dict] = {}
             for root in self.dirs:
                 for path in sorted(root.rglob("*.json")):
-                    card = json.loads(path.read_text())
+                    try:
+                        card = json.loads(path.read_text())
+                    except (OSError, ValueError) as exc:
+                        log.warning("imgadapt: skipping unreadable model card %s: %s", path, exc)
+                        continue
                     if not isinstance(card, dict) or "name" not in card or "task" not in card:
                         continue
                     card.setdefault("onnx", path.with_suffix(".onnx").name)

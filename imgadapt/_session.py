@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ._errors import ProviderError
+from ._errors import InputValueError, ProviderError
 
 log = logging.getLogger("imgadapt")
 
@@ -53,8 +53,10 @@ def choose_providers(requested=None, strict: bool = False, available=None) -> li
         if missing and (strict or len(missing) == len(wanted)):
             raise ProviderError(f"execution provider(s) {', '.join(missing)} not available "
                                 f"(available: {', '.join(available)})")
+    if strict:
+        return [p for p in wanted if p in available and p != "CPUExecutionProvider"] or ["CPUExecutionProvider"]
     chosen = [p for p in wanted if p in available]
-    if "CPUExecutionProvider" in available and "CPUExecutionProvider" not in chosen and not strict:
+    if "CPUExecutionProvider" in available and "CPUExecutionProvider" not in chosen:
         chosen.append("CPUExecutionProvider")
     return chosen
 
@@ -63,7 +65,7 @@ def session_options(threads: int | None):
     opts = ort().SessionOptions()
     if threads is not None:
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-            raise ValueError(f"threads: expected a positive integer, got {threads!r}")
+            raise InputValueError(f"threads: expected a positive integer, got {threads!r}")
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
     # The NCHWc layout pass of ORT_ENABLE_ALL adds reorders that cost more than they save on the
@@ -79,6 +81,9 @@ def get_session(key: str, model_bytes_fn, providers: list[str], threads: int | N
         session = _cache.get(cache_key)
         if session is None:
             session = ort().InferenceSession(model_bytes_fn(), session_options(threads), providers=providers)
+            if session.get_providers()[0] != providers[0]:
+                raise ProviderError(f"{providers[0]} failed to start for {key}; onnxruntime chose "
+                                    f"{session.get_providers()[0]}")
             log.info("imgadapt: %s runs on %s", key, session.get_providers()[0])
             _cache[cache_key] = session
     return session

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import logging
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+import cv2
 
 from . import __version__, _bayer
 from ._errors import ImgadaptError
@@ -24,7 +25,7 @@ def _expand_inputs(inputs: list[str]) -> list[Path]:
         if p.is_dir():
             files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         elif any(ch in item for ch in "*?["):
-            files += sorted(f for f in Path().glob(item) if f.is_file())
+            files += sorted(Path(f) for f in glob.glob(item) if Path(f).is_file())
         else:
             files.append(p)
     return files
@@ -49,16 +50,20 @@ def _run_batch(args, process) -> int:
     out = Path(args.output)
     failed = 0
     start = time.perf_counter()
-    for i, src in enumerate(files, 1):
-        dst = _output_path(src, out, len(files), args.suffix)
+    destinations = [_output_path(src, out, len(files), args.suffix) for src in files]
+    seen: dict[Path, Path] = {}
+    for i, (src, dst) in enumerate(zip(files, destinations), 1):
         try:
+            if dst in seen:
+                raise ValueError(f"output {dst} would also be written from {seen[dst]}; rename one input")
+            seen[dst] = src
             if dst.exists() and not args.overwrite:
                 raise FileExistsError(f"{dst} exists (pass --overwrite to replace it)")
             if dst.resolve() == src.resolve():
                 raise ValueError("output would replace the input")
             write_array(dst, process(model, read_array(src)))
             log.info("[%d/%d] %s -> %s", i, len(files), src, dst)
-        except (ImgadaptError, OSError, ValueError, TypeError) as exc:
+        except (ImgadaptError, OSError, ValueError, TypeError, cv2.error) as exc:
             failed += 1
             log.error("[%d/%d] %s: %s", i, len(files), src, exc)
     log.info("%d of %d converted in %.1f s with %s", len(files) - failed, len(files),
@@ -119,19 +124,18 @@ def _add_batch_args(p, task: str, suffix: str):
     p.set_defaults(task=task)
 
 
-def _passthrough(module: str):
-    def run(args) -> int:
-        checkout = Path(__file__).resolve().parent.parent
-        if (checkout / "export" / "__init__.py").is_file() and str(checkout) not in sys.path:
-            sys.path.insert(0, str(checkout))
-        try:
-            main_fn = __import__(module, fromlist=["main"]).main
-        except ImportError as exc:
-            log.error("'imgadapt %s' runs from a source checkout with the train extra "
-                      "(pip install -e \".[cpu,train]\"): %s", args.command, exc)
-            return 2
-        return int(main_fn(args.rest) or 0)
-    return run
+def _train(argv: list[str]) -> int:
+    """``imgadapt train ...`` runs the torch side of a source checkout (``export.train_cli``)."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "export" / "__init__.py").is_file() and str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
+    try:
+        from export.train_cli import main as train_main
+    except ImportError as exc:
+        log.error("'imgadapt train' runs from a source checkout with the train extra "
+                  "(pip install -e \".[cpu,train]\"): %s", exc)
+        return 2
+    return int(train_main(argv) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,15 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add sensor noise of variance A*x+B to the mosaics (and measure denoising peers)")
     p.set_defaults(func=_cmd_eval)
 
-    for name, help_ in (("train", "train a model (source checkout, train extra)"),
-                        ("export", "export a model to ONNX (source checkout, train extra)")):
-        p = sub.add_parser(name, help=help_, add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=_passthrough(f"export.{name}_cli"))
+    p = sub.add_parser("train", help="train, export and measure a model (source checkout, train extra); "
+                                      "'imgadapt train --help' lists its options")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        return _train(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.INFO, format="%(message)s")
     try:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 import warnings
 
 import torch

@@ -42,3 +42,31 @@ def test_unknown_model_exit_status(installed, tmp_path, capsys):
 def test_bad_pattern_rejected_by_parser(installed):
     with pytest.raises(SystemExit):
         cli.main(["demosaic", "x.png", "-o", "y.png", "--pattern", "RGBG"])
+
+
+def test_duplicate_destinations_are_refused(installed, tmp_path, rng):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        write_array(tmp_path / sub / "x.png", rng.integers(0, 255, (8, 8)).astype(np.uint8))
+    out = tmp_path / "out"
+    assert cli.main(["demosaic", str(tmp_path / "a" / "x.png"), str(tmp_path / "b" / "x.png"), "-o", str(out)]) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["x.png"]
+
+
+def test_float_output_to_jpeg_is_eight_bit(tmp_path):
+    write_array(tmp_path / "f.jpg", np.full((8, 8, 3), 0.5, np.float32))
+    assert abs(int(read_array(tmp_path / "f.jpg").mean()) - 128) <= 1
+    with pytest.raises(ValueError, match="holds 8 bits"):
+        write_array(tmp_path / "g.jpg", np.zeros((8, 8, 3), np.uint16))
+
+
+def test_threads_error_is_typed(installed, tmp_path):
+    write_array(tmp_path / "m.png", np.zeros((8, 8), np.uint8))
+    assert cli.main(["demosaic", str(tmp_path / "m.png"), "-o", str(tmp_path / "o.png"), "--threads", "0"]) == 2
+
+
+def test_train_help_from_the_checkout(capsys):
+    pytest.importorskip("torch", reason="training needs the train extra")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "--help"])
+    assert exc.value.code == 0 and "--data" in capsys.readouterr().out

@@ -49,3 +49,10 @@ def test_checksum_verified(registry, model_dir):
 def test_ignores_non_card_json(model_dir):
     (model_dir / "notes.json").write_text(json.dumps([1, 2]))
     assert "demosaic/conv" in Registry([model_dir]).list()
+
+
+def test_skips_malformed_cards(model_dir, caplog):
+    (model_dir / "broken.json").write_text("{not json")
+    with caplog.at_level("WARNING", logger="imgadapt"):
+        assert "demosaic/conv" in Registry([model_dir]).list()
+    assert "skipping unreadable model card" in caplog.text
