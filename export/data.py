@@ -40,9 +40,11 @@ def dihedral(img: np.ndarray, k: int) -> np.ndarray:
 
 
 def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator,
-                 scales=(1.0, 0.7, 0.5, 0.35, 0.25), jitter: float = 0.05) -> torch.Tensor:
-    """``count`` random crops ``(N, 3, size, size)`` at random scales, flips, rotations and small
-    per-channel gain jitter (``size`` even keeps crops Bayer-aligned)."""
+                 scales=(1.0, 0.7, 0.5, 0.35, 0.25), jitter: float = 0.05,
+                 exposure=(1.0, 1.0)) -> torch.Tensor:
+    """``count`` random crops ``(N, 3, size, size)`` at random scales, flips, rotations, small
+    per-channel gain jitter and an exposure gain drawn from ``exposure`` (``size`` even keeps crops
+    Bayer-aligned)."""
     out = np.empty((count, size, size, 3), np.float32)
     for i in range(count):
         img = images[rng.integers(len(images))]
@@ -55,7 +57,7 @@ def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random
             h, w = img.shape[:2]
         y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
         crop = dihedral(img[y:y + size, x:x + size], int(rng.integers(8)))
-        gains = 1.0 + jitter * rng.uniform(-1, 1, 3).astype(np.float32)
+        gains = (1.0 + jitter * rng.uniform(-1, 1, 3).astype(np.float32)) * np.float32(rng.uniform(*exposure))
         out[i] = np.clip(crop * gains, 0.0, 1.0)
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 

@@ -15,14 +15,15 @@ from .layers.pafu import PAFU
 log = logging.getLogger("imgadapt.train")
 
 
-def make_batch(images, batch: int, patch: int, rng: np.random.Generator, noise: bool, pad: int = 0):
+def make_batch(images, batch: int, patch: int, rng: np.random.Generator, noise: bool, pad: int = 0,
+               jitter: float = 0.05, exposure=(1.0, 1.0)):
     """Clean RGB targets and their (optionally noisy) 8-bit RGGB mosaics.
 
     The mosaics are mirrored outwards by ``pad`` pixels (even, so the Bayer phase holds) exactly as
     the runtime extends images before inference; the loss is then taken on the unpadded region, so
     the network never learns to lean on its own zero padding.
     """
-    rgb = quantize(random_crops(images, batch, patch, rng))
+    rgb = quantize(random_crops(images, batch, patch, rng, jitter=jitter, exposure=exposure))
     mos = mosaic_rggb(rgb)
     if noise:
         a, b = sample_noise_levels(batch, rng)
@@ -40,9 +41,10 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
 
 def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16, patch: int = 96,
                   lr: float = 1e-3, seed: int = 0, noise: bool = False, decorrelation: float = 1e-4,
-                  kernel_lr_scale: float = 0.03, pad: int | None = None, checkpoint: Path | None = None,
+                  kernel_lr_scale: float = 0.03, weight_decay: float = 1e-4, pad: int | None = None,
+                  jitter: float = 0.05, exposure=(1.0, 1.0), checkpoint: Path | None = None,
                   log_every: int = 50) -> dict:
-    """Adam with a one-cycle schedule on the MSE of the RGB output.
+    """AdamW with a one-cycle schedule on the MSE of the RGB output.
 
     PAFU selectors are kept as initialised (hard argmax, frozen); their kernels (or a plain input
     convolution in their place) learn at ``kernel_lr_scale`` times the rate of the rest of the network, so kernels that start from a
@@ -60,7 +62,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     kernels = [p for p in model.parameters() if id(p) in kernel_ids]
     others = [p for p in model.parameters() if p.requires_grad and id(p) not in kernel_ids]
     groups = [{"params": others, "lr": lr}] + ([{"params": kernels, "lr": lr * kernel_lr_scale}] if kernels else [])
-    opt = torch.optim.Adam(groups, lr=lr)
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=steps,
                                                 pct_start=0.05)
     start_step, history = 0, []
@@ -77,7 +79,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
         model.train()
         for p in pafus:
             p.eval()
-        mos, rgb = make_batch(images, batch, patch, rng, noise, pad)
+        mos, rgb = make_batch(images, batch, patch, rng, noise, pad, jitter, exposure)
         out = model(mos)
         loss = F.mse_loss(out[..., pad:pad + patch, pad:pad + patch] if pad else out, rgb)
         total = loss + decorrelation * sum(p.decorrelation_loss() for p in pafus) if pafus else loss
