@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 from typing import Iterable
 
+import cv2
 import numpy as np
 
 from ._errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError, UnknownNameError
@@ -70,14 +71,20 @@ def to_float(image: np.ndarray, white_level: float | None = None) -> np.ndarray:
 
 
 def from_float(image: np.ndarray, dtype: np.dtype, white_level: float | None = None) -> np.ndarray:
-    """Inverse of :func:`to_float`: integers are rounded and clipped, floats keep their values."""
+    """Inverse of :func:`to_float`: integers are rounded and clipped, floats keep their values.
+
+    ``image`` is ``HxW`` or ``HxWxC`` (C <= 4); integer conversion runs in one OpenCV pass.
+    """
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return image.astype(dtype, copy=False)
     full = float(np.iinfo(dtype).max)
     scale = float(white_level) if white_level is not None else full
-    out = np.rint(image * np.float32(scale))
-    return np.clip(out, 0, scale).astype(dtype)
+    depth = {np.dtype(np.uint8): cv2.CV_8U, np.dtype(np.uint16): cv2.CV_16U}[dtype]
+    out = cv2.multiply(np.ascontiguousarray(image, dtype=np.float32), (scale,) * 4, dtype=depth)
+    if scale < full:
+        np.minimum(out, int(scale), out=out)
+    return out
 
 
 def check_choice(value: str, choices: Iterable[str], what: str) -> str:

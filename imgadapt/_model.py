@@ -88,8 +88,11 @@ class DemosaicModel(Model):
         padded, (top, left) = _bayer.align_to_rggb(x, pattern, multiple=max(self.multiple, 2))
         rgb = self.run(padded[None])
         h, w = mosaic.shape
-        bgr = np.clip(rgb[::-1, top:top + h, left:left + w], 0.0, 1.0).transpose(1, 2, 0)
-        return from_float(np.ascontiguousarray(bgr), mosaic.dtype, white_level)
+        crop = np.s_[top:top + h, left:left + w]
+        bgr = cv2.merge([rgb[2][crop], rgb[1][crop], rgb[0][crop]])
+        if bgr.dtype.kind == "f" and mosaic.dtype.kind == "f":
+            np.clip(bgr, 0.0, 1.0, out=bgr)
+        return from_float(bgr, mosaic.dtype, white_level)
 
 
 def _check_rgb_like(image: np.ndarray, model_channels: int):
