@@ -57,7 +57,9 @@ def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random
             h, w = img.shape[:2]
         y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
         crop = dihedral(img[y:y + size, x:x + size], int(rng.integers(8)))
-        gains = (1.0 + jitter * rng.uniform(-1, 1, 3).astype(np.float32)) * np.float32(rng.uniform(*exposure))
+        gains = 1.0 + jitter * rng.uniform(-1, 1, 3).astype(np.float32)
+        if exposure != (1.0, 1.0):  # drawn only when asked, so the default random stream is unchanged
+            gains = gains * np.float32(rng.uniform(*exposure))
         out[i] = np.clip(crop * gains, 0.0, 1.0)
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
