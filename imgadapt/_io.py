@@ -33,6 +33,12 @@ def read_array(path: str | os.PathLike) -> np.ndarray:
     return array
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_array(path: str | os.PathLike, array: np.ndarray) -> None:
     """Write an image (by suffix) or ``.npy`` atomically: a temporary file, then a rename."""
     path = Path(path)
@@ -53,6 +59,7 @@ def write_array(path: str | os.PathLike, array: np.ndarray) -> None:
                 array = np.clip(np.rint(array * top), 0, top).astype(np.uint8 if eight_bit else np.uint16)
             if not cv2.imwrite(tmp, array):
                 raise InputValueError(f"{path}: OpenCV cannot write this format or dtype ({array.dtype})")
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -70,3 +70,12 @@ def test_train_help_from_the_checkout(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["train", "--help"])
     assert exc.value.code == 0 and "--data" in capsys.readouterr().out
+
+
+def test_outputs_get_default_permissions(tmp_path):
+    import os
+
+    write_array(tmp_path / "p.png", np.zeros((4, 4), np.uint8))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "p.png").stat().st_mode & 0o777 == 0o666 & ~mask
