@@ -57,10 +57,9 @@ def upscale(image: np.ndarray, scale: int = 2, model=None) -> np.ndarray:
     if model is None:
         reg = registry()
         offered = sorted({int(reg.cards[n].get("scale", 0)) for n in reg.list("sr")})
-        matching = [n for n in reg.list("sr") if int(reg.cards[n].get("scale", 0)) == scale]
-        if not matching:
+        if scale not in offered:
             raise UnknownNameError(f"scale: expected one of {offered or 'none installed'}, got {scale}")
-        model = max(matching, key=lambda n: (int(reg.cards[n].get("default_rank", 0)), n))
+        model = reg.default("sr", where=lambda card: int(card.get("scale", 0)) == scale)["name"]
     m = check_model_arg(model, "sr")
     if m.scale != scale:
         raise UnknownNameError(f"model {m.name!r} upscales by {m.scale}, but scale={scale} was asked")

@@ -79,8 +79,9 @@ class Registry:
             raise UnknownNameError(f"model {full!r} is a {card['task']} model, expected a {task} model")
         return card
 
-    def default(self, task: str) -> dict:
-        names = self.list(task)
+    def default(self, task: str, where=None) -> dict:
+        """The best-ranked card of ``task`` (``default_rank``, then name), among those ``where`` accepts."""
+        names = [n for n in self.list(task) if where is None or where(self.cards[n])]
         if not names:
             raise UnknownNameError(f"no {task} model is installed (searched {', '.join(map(str, self.dirs))})")
         ranked = sorted(names, key=lambda n: (-int(self.cards[n].get("default_rank", 0)), n))
