@@ -18,6 +18,7 @@ from .ship import ship, write_card
 
 log = logging.getLogger("imgadapt.train")
 REPO = Path(__file__).resolve().parent.parent
+MOSAIC_INPUT = {"channels": 1, "pattern": "RGGB", "multiple": 2, "range": "0-1 float, 8-bit trained"}
 
 
 def _portable(path: str) -> str:
@@ -49,8 +50,7 @@ def train_demosaic_linear(args, argv) -> dict:
         "name": args.name, "arch": args.name, "task": "demosaic", "kind": "linear", "layers": ["pafu"],
         "description": "Linear PAFU demosaicking: per 2x2 block, a selector on structure-tensor features "
                        "picks one of a group of least-squares kernels on the packed RGGB mosaic.",
-        "input": {"channels": 1, "pattern": "RGGB", "multiple": 2, "range": "0-1 float, 8-bit trained"},
-        "receptive_field": model.receptive_field, "default_rank": 1,
+        "input": MOSAIC_INPUT, "receptive_field": model.receptive_field, "default_rank": 1,
         "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
                   "crops": args.crops, "patch": args.patch, "rounds": args.rounds,
                   "selector_epochs": args.selector_epochs,
@@ -60,12 +60,20 @@ def train_demosaic_linear(args, argv) -> dict:
                   "kernel_use": history[-1]["kernel_use"]},
         "config": cfg,
     }
+    return ship_demosaic(model, card, args, cfg)
+
+
+def ship_demosaic(model, card: dict, args, config: dict, noise: bool = False) -> dict:
+    """Export and verify on two random mosaics (one of another size), write the trio, then measure
+    it on ``--val`` next to the peers (and on noisy mosaics for a denoising model)."""
     rng = np.random.default_rng(args.seed)
     checks = [torch.from_numpy(rng.random((1, 1, 64, 96), dtype=np.float32)),
               torch.from_numpy(rng.random((1, 1, 38, 22), dtype=np.float32))]
-    card = ship(model, card, Path(args.out), torch.zeros(1, 1, 32, 32), checks, cfg)
+    card = ship(model, card, Path(args.out), torch.zeros(1, 1, 32, 32), checks, config)
     if args.val:
         card = attach_demosaic_metrics(card, Path(args.out), args.val)
+        if noise:
+            card = attach_denoise_metrics(card, Path(args.out), args.val)
     return card
 
 
@@ -86,10 +94,7 @@ def _eval_rows(out_dir: Path, val: str, name: str, extra: list[str] = ()) -> lis
 
 def attach_demosaic_metrics(card: dict, out_dir: Path, val: str) -> dict:
     """Evaluate the shipped ONNX through the runtime next to the peers, and store it in the card."""
-    from imgadapt import _evaluate
-
     rows = _eval_rows(out_dir, val, card["name"])
-    images = _evaluate.load_images(val)
     ours = next(r for r in rows if r["method"] == card["name"])
     peers = [r for r in rows if r["source"] != "imgadapt"]
     best = max(peers, key=lambda r: r["psnr_db"]) if peers else None
@@ -97,7 +102,7 @@ def attach_demosaic_metrics(card: dict, out_dir: Path, val: str) -> dict:
         "protocol": "RGB PSNR, 8-px border crop, mean over images of per-image PSNR; clean 8-bit images "
                     "mosaicked RGGB; speed = input megapixels/s through the public API, median of 3 after "
                     "warm-up, peers in the same run (imgadapt eval demosaic)",
-        "data": _portable(val), "images": [n for n, _ in images], "measured": time.strftime("%Y-%m-%d"),
+        "data": _portable(val), "images": list(ours["per_image"]), "measured": time.strftime("%Y-%m-%d"),
         "psnr_db": ours["psnr_db"], "mp_s": ours["mp_s"], "rows": rows,
         "summary": f"{ours['psnr_db']:.2f} dB val" + (f", best peer {best['method']} {best['psnr_db']:.2f} dB"
                                                      if best else ""),
@@ -119,7 +124,8 @@ def train_demosaic_net(args, argv) -> dict:
         model.init_from_linear(linear)
     noise = args.name.endswith("-denoise")
     images = load_folder(args.data)
-    if getattr(model, "plain", False):
+    plain = getattr(model, "plain", False)
+    if plain:
         from .train_demosaic import solve_plain_conv
 
         solve_plain_conv(model.input, images, seed=args.seed)
@@ -128,7 +134,6 @@ def train_demosaic_net(args, argv) -> dict:
              model.receptive_field)
     summary = train_network(model, images, steps=args.steps, batch=args.batch, patch=args.patch,
                             lr=args.lr, seed=args.seed, noise=noise, checkpoint=run_dir / "checkpoint.pt")
-    plain = getattr(model, "plain", False)
     layers = [] if plain else ["pafu", "envelope"]
     card = {
         "name": args.name, "arch": arch, "task": "demosaic", "kind": "nonlinear", "layers": layers,
@@ -136,20 +141,11 @@ def train_demosaic_net(args, argv) -> dict:
                         "PAFU input layer (linear estimate plus features) and a residual body of Gaussian-"
                         "envelope (disentangled) 3x3 convolutions on the packed RGGB mosaic")
                        + (" Trained on mosaics with heteroscedastic noise (joint denoising)." if noise else ""),
-        "input": {"channels": 1, "pattern": "RGGB", "multiple": 2, "range": "0-1 float, 8-bit trained"},
-        "receptive_field": model.receptive_field, "default_rank": 0 if noise else 2,
+        "input": MOSAIC_INPUT, "receptive_field": model.receptive_field, "default_rank": 0 if noise else 2,
         "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
                   "init": _portable(args.init) if args.init else None, "noise": noise, **summary},
     }
-    rng = np.random.default_rng(args.seed)
-    checks = [torch.from_numpy(rng.random((1, 1, 64, 96), dtype=np.float32)),
-              torch.from_numpy(rng.random((1, 1, 38, 22), dtype=np.float32))]
-    card = ship(model, card, Path(args.out), torch.zeros(1, 1, 32, 32), checks, {})
-    if args.val:
-        card = attach_demosaic_metrics(card, Path(args.out), args.val)
-        if noise:
-            card = attach_denoise_metrics(card, Path(args.out), args.val)
-    return card
+    return ship_demosaic(model, card, args, {}, noise)
 
 
 NOISE_LEVELS = {"low": (1e-3, 1e-5), "medium": (4e-3, 4e-5), "high": (1e-2, 1e-4)}

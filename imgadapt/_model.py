@@ -85,12 +85,12 @@ class DemosaicModel(Model):
         pattern = _bayer.check_pattern(pattern)
         mosaic = check_image(mosaic, name="mosaic", channels=(1,), min_size=2)
         x = to_float(mosaic, white_level)
-        padded, (top, left) = _bayer.align_to_rggb(x, pattern, multiple=max(self.multiple, 2))
+        padded, (top, left) = _bayer.align_to_rggb(x, pattern, multiple=self.multiple)
         rgb = self.run(padded[None])
         h, w = mosaic.shape
         crop = np.s_[top:top + h, left:left + w]
         bgr = cv2.merge([rgb[2][crop], rgb[1][crop], rgb[0][crop]])
-        if bgr.dtype.kind == "f" and mosaic.dtype.kind == "f":
+        if mosaic.dtype.kind == "f":
             np.clip(bgr, 0.0, 1.0, out=bgr)
         return from_float(bgr, mosaic.dtype, white_level)
 
