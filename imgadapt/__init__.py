@@ -2,15 +2,16 @@
 
 Arrays follow OpenCV: ``HxW`` gray or Bayer mosaics, ``HxWx3`` BGR images; uint8, uint16 or
 float32/float64 in [0, 1]; outputs keep the input's dtype. See :func:`load` for sessions,
-providers, threads and tiling.
+providers, threads and tiling; :mod:`imgadapt.raw` for camera RAW files.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import raw
 from ._bayer import PATTERNS
-from ._errors import (ImgadaptError, InputDtypeError, InputShapeError, InputSizeError, InputValueError,
-                      ModelIntegrityError, ProviderError, UnknownNameError)
+from ._errors import (CorruptRawError, ImgadaptError, InputDtypeError, InputShapeError, InputSizeError,
+                      InputValueError, ModelIntegrityError, ProviderError, UnknownNameError, UnsupportedRawError)
 from ._model import Model, check_model_arg, load, registry
 from ._registry import public_card
 
@@ -19,7 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "list_models", "model_info", "load", "demosaic", "upscale", "edges", "Model", "PATTERNS",
     "ImgadaptError", "InputDtypeError", "InputShapeError", "InputSizeError", "InputValueError",
-    "ModelIntegrityError", "ProviderError", "UnknownNameError",
+    "ModelIntegrityError", "ProviderError", "UnknownNameError", "UnsupportedRawError", "CorruptRawError", "raw",
 ]
 
 

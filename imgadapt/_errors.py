@@ -32,3 +32,16 @@ class ModelIntegrityError(ImgadaptError, ValueError):
 
 class ProviderError(ImgadaptError, RuntimeError):
     """A requested onnxruntime execution provider is not available."""
+
+
+class UnsupportedRawError(ImgadaptError, ValueError):
+    """A file is not a RAW image imgadapt can develop: not a format LibRaw reads, or a sensor that is
+    not a 2x2 Bayer mosaic (X-Trans, four-colour, Foveon, already demosaiced)."""
+
+
+class CorruptRawError(ImgadaptError, ValueError):
+    """A RAW file is truncated or its data cannot be decoded."""
+
+
+class WorkerError(ImgadaptError, RuntimeError):
+    """A batch worker (process or Ray actor) could not start, so the batch cannot run."""

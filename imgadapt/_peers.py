@@ -34,7 +34,7 @@ import numpy as np
 
 from ._bayer import check_pattern, opencv_code
 from ._checks import check_choice, check_image
-from ._errors import InputDtypeError
+from ._errors import InputDtypeError, InputShapeError, InputValueError
 
 PEERS_EXTRA = 'pip install "imgadapt[peers]"'
 
@@ -150,28 +150,52 @@ def _srational(values, denominator: int = 10_000_000) -> list[int]:
     return out
 
 
+def _rational(values, denominator: int = 1_000_000) -> list[int]:
+    return _srational(values, denominator)
+
+
 def mosaic_to_dng(mosaic_hw: np.ndarray, pattern: str = "RGGB", white_level: int | None = None,
-                  color_matrix: str = "srgb") -> bytes:
-    """Encode a Bayer mosaic as a minimal uncompressed DNG (16-bit CFA, black 0) in memory.
+                  color_matrix="srgb", *, black_level=0, as_shot_neutral=(1.0, 1.0, 1.0),
+                  orientation: int = 1) -> bytes:
+    """Encode a Bayer mosaic as a minimal uncompressed DNG (16-bit CFA) in memory.
 
     Args:
         mosaic_hw: uint8 or uint16 ``HxW`` mosaic; stored as 16-bit samples.
         pattern: sensor top-left 2x2 (``RGGB`` ...), written as the CFAPattern (0=R, 1=G, 2=B).
         white_level: WhiteLevel tag; by default the dtype's maximum (255 or 65535).
-        color_matrix: ColorMatrix1: ``"srgb"`` (camera space = linear sRGB) or ``"identity"``
-            (camera space = XYZ).
+        color_matrix: ColorMatrix1 (XYZ -> camera): ``"srgb"`` (camera space = linear sRGB),
+            ``"identity"`` (camera space = XYZ) or a 3x3 array.
+        black_level: BlackLevel: one value, or four for the sites of the top-left 2x2 read row by
+            row (written with BlackLevelRepeatDim 2x2).
+        as_shot_neutral: AsShotNeutral, the camera's R, G, B response to the scene's white; the
+            as-shot white-balance multipliers are its reciprocals.
+        orientation: TIFF/EXIF Orientation, 1 (upright) to 8; 6 turns the image 90° clockwise.
 
     Requires tifffile (``pip install "imgadapt[peers]"``).
     """
     mosaic_hw, pattern = _check_mosaic(mosaic_hw, pattern)
     tifffile = _import("tifffile", "tifffile")
-    color_matrix = check_choice(color_matrix, ("srgb", "identity"), "DNG colour matrix")
+    if isinstance(color_matrix, str):
+        color_matrix = check_choice(color_matrix, ("srgb", "identity"), "DNG colour matrix")
+        matrix = np.array(_XYZ_TO_SRGB if color_matrix == "srgb" else _IDENTITY, dtype=np.float64)
+    else:
+        matrix = np.asarray(color_matrix, dtype=np.float64)
+        if matrix.shape != (3, 3) or not np.isfinite(matrix).all():
+            raise InputShapeError(f"color_matrix: expected 'srgb', 'identity' or a finite 3x3 matrix, "
+                                  f"got shape {matrix.shape}")
     if white_level is None:
         white_level = int(np.iinfo(mosaic_hw.dtype).max)
-    matrix = _XYZ_TO_SRGB if color_matrix == "srgb" else _IDENTITY
+    black = [int(v) for v in np.atleast_1d(black_level)]
+    if len(black) not in (1, 4) or min(black) < 0 or max(black) >= int(white_level):
+        raise InputValueError(f"black_level: expected 1 or 4 values in [0, white_level), got {black_level!r}")
+    neutral = [float(v) for v in as_shot_neutral]
+    if len(neutral) != 3 or not all(0 < v <= 1e3 for v in neutral):
+        raise InputValueError(f"as_shot_neutral: expected 3 positive numbers, got {as_shot_neutral!r}")
+    if isinstance(orientation, bool) or orientation not in range(1, 9):
+        raise InputValueError(f"orientation: expected an integer 1..8, got {orientation!r}")
     cfa = bytes(_CFA_CODES[c] for c in pattern)
     tags = [
-        (274, "H", 1, 1, True),                               # Orientation: top-left
+        (274, "H", 1, int(orientation), True),                # Orientation
         (33421, "H", 2, (2, 2), True),                        # CFARepeatPatternDim
         (33422, "B", 4, cfa, True),                           # CFAPattern
         (50706, "B", 4, (1, 4, 0, 0), True),                  # DNGVersion
@@ -179,10 +203,11 @@ def mosaic_to_dng(mosaic_hw: np.ndarray, pattern: str = "RGGB", white_level: int
         (50708, "s", 0, "imgadapt mosaic", True),             # UniqueCameraModel
         (50710, "B", 3, (0, 1, 2), True),                     # CFAPlaneColor
         (50711, "H", 1, 1, True),                             # CFALayout: rectangular
-        (50714, "I", 1, 0, True),                             # BlackLevel
+        (50713, "H", 2, (2, 2) if len(black) == 4 else (1, 1), True),  # BlackLevelRepeatDim
+        (50714, "I", len(black), tuple(black) if len(black) == 4 else black[0], True),  # BlackLevel
         (50717, "I", 1, int(white_level), True),              # WhiteLevel
-        (50721, "2i", 9, _srational(v for row in matrix for v in row), True),  # ColorMatrix1
-        (50728, "2I", 3, (1, 1, 1, 1, 1, 1), True),           # AsShotNeutral
+        (50721, "2i", 9, _srational(matrix.ravel()), True),   # ColorMatrix1
+        (50728, "2I", 3, _rational(neutral), True),           # AsShotNeutral
         (50778, "H", 1, 21, True),                            # CalibrationIlluminant1: D65
     ]
     buffer = io.BytesIO()

@@ -1,0 +1,385 @@
+"""Camera RAW files: read the Bayer mosaic and its metadata, develop it into a finished image.
+
+:func:`read` opens camera RAW files (DNG, CR2, NEF, ARW, ORF, RW2, PEF, ...) through LibRaw
+(rawpy, the ``raw`` extra: ``pip install "imgadapt[raw]"``) and plain mosaics stored as TIFF, PNG
+or NPY with an explicit ``pattern``. :func:`develop` turns a :class:`RawImage` into an ``HxWx3``
+BGR image:
+
+1. black level subtracted per CFA site, then scaled by the white level to float32 [0, 1];
+2. white balance (``camera``, ``daylight``, ``none`` or R, G, B multipliers; only their ratios
+   matter) and highlight clipping at the level where the least amplified channel saturates, on
+   the mosaic as dcraw does, so that blown highlights come out neutral white;
+3. demosaicking with an imgadapt model (the registry's default unless one is named), in float32;
+4. colour space (``srgb`` through the camera matrix, or ``raw`` camera RGB), clipped to [0, 1];
+5. transfer curve (``srgb`` or ``linear``) and the camera's orientation.
+
+Example:
+    >>> import imgadapt.raw
+    >>> raw = imgadapt.raw.read("IMG_0001.CR2")                      # doctest: +SKIP
+    >>> bgr16 = imgadapt.raw.develop(raw, dtype="uint16")            # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import _bayer, _colour
+from ._checks import check_choice, from_float
+from ._errors import (
+    CorruptRawError,
+    InputDtypeError,
+    InputShapeError,
+    InputSizeError,
+    InputValueError,
+    UnsupportedRawError,
+)
+from ._io import read_array
+
+RAW_EXTRA = 'pip install "imgadapt[raw]"'
+
+# Extensions of the camera RAW formats LibRaw reads (a folder is scanned for these).
+RAW_SUFFIXES = frozenset({
+    ".3fr", ".ari", ".arw", ".bay", ".cap", ".cr2", ".cr3", ".crw", ".dcr", ".dcs", ".dng", ".eip",
+    ".erf", ".fff", ".iiq", ".k25", ".kdc", ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf", ".pef",
+    ".ptx", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f",
+})
+# Plain mosaics: one sample per pixel, pattern given by the caller.
+MOSAIC_SUFFIXES = frozenset({".tif", ".tiff", ".png", ".npy", ".pgm"})
+
+# Decompression-bomb guard: refuse frames above this many pixels before decoding them.
+MAX_PIXELS = 200_000_000
+
+WB_MODES = ("camera", "daylight", "none")
+COLORSPACES = ("srgb", "raw")
+GAMMAS = ("srgb", "linear")
+
+
+@dataclass(frozen=True, eq=False)
+class RawImage:
+    """A Bayer mosaic and what is needed to develop it.
+
+    Attributes:
+        mosaic: ``HxW`` visible sensor area, as stored (uint16 for camera RAW files).
+        pattern: colours of the top-left 2x2 of ``mosaic``, row by row: ``RGGB``, ``BGGR``, ``GRBG`` or ``GBRG``.
+        black_levels: black level of each site of that 2x2, in the same order.
+        white_level: the saturation level.
+        camera_wb: as-shot white-balance multipliers (R, G, B), G = 1; ``None`` if not recorded.
+        daylight_wb: daylight multipliers (R, G, B), G = 1; ``None`` if unknown.
+        xyz_to_camera: 3x3 XYZ -> camera RGB matrix when LibRaw reports one (its ``rgb_xyz_matrix``).
+        camera_to_srgb: 3x3 camera RGB -> linear sRGB matrix; ``None`` if the file has no colour
+            calibration (plain mosaics, unknown cameras).
+        flip: LibRaw orientation code (0 upright, 3 180°, 5 90° counter-clockwise, 6 90° clockwise).
+        source: the file it came from.
+    """
+
+    mosaic: np.ndarray
+    pattern: str
+    black_levels: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    white_level: float = 65535.0
+    camera_wb: tuple[float, float, float] | None = None
+    daylight_wb: tuple[float, float, float] | None = None
+    xyz_to_camera: np.ndarray | None = field(default=None, repr=False)
+    camera_to_srgb: np.ndarray | None = field(default=None, repr=False)
+    flip: int = 0
+    source: str = ""
+
+    def __repr__(self) -> str:
+        h, w = self.mosaic.shape[:2]
+        return (f"RawImage({self.source!r}, {h}x{w} {self.mosaic.dtype} {self.pattern}, black={self.black_levels}, "
+                f"white={self.white_level:g}, camera_wb={self.camera_wb}, flip={self.flip})")
+
+    @property
+    def megapixels(self) -> float:
+        return self.mosaic.shape[0] * self.mosaic.shape[1] / 1e6
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def _import_rawpy():
+    try:
+        import rawpy
+    except ImportError as exc:
+        raise ImportError(f"reading camera RAW files needs rawpy (LibRaw): {RAW_EXTRA}") from exc
+    return rawpy
+
+
+def _sniff(path: Path) -> tuple[str, bool]:
+    """What a file LibRaw refused looks like, and whether that is certainly not a RAW file
+    (camera RAW formats are TIFF-based or proprietary; JPEG, PNG, text and the like are not)."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        return "the file is empty", True
+    kinds = ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"), (b"GIF8", "a GIF image"),
+             (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive"))
+    for magic, kind in kinds:
+        if head.startswith(magic):
+            return f"it is {kind}", True
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "it is a TIFF file without RAW data LibRaw knows", False
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return "it is text", True
+    return f"it starts with the bytes {head[:8].hex(' ')}", False
+
+
+def _libraw_reason(exc) -> str:
+    text = exc.args[0] if exc.args else ""
+    text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    return f"LibRaw: {text}" if text else f"LibRaw: {type(exc).__name__}"
+
+
+def _check_pixels(path, height: int, width: int, max_pixels: int) -> None:
+    if height * width > max_pixels:
+        raise InputSizeError(f"{path}: {height}x{width} = {height * width / 1e6:.0f} MP exceeds the limit of "
+                             f"{max_pixels / 1e6:.0f} MP (raise max_pixels / --max-megapixels to allow it)")
+
+
+def _normalised_wb(values) -> tuple[float, float, float] | None:
+    """(R, G, B) multipliers with G = 1 from LibRaw's 4 values, or None when not recorded."""
+    v = [float(x) for x in list(values)[:3]]
+    if len(v) < 3 or not all(np.isfinite(v)) or min(v) <= 0:
+        return None
+    return (v[0] / v[1], 1.0, v[2] / v[1])
+
+
+def _read_libraw(path: Path, max_pixels: int) -> RawImage:
+    rawpy = _import_rawpy()
+    raw = rawpy.RawPy()
+    try:
+        try:
+            raw.open_file(str(path))
+        except rawpy.LibRawError as exc:
+            kind, not_raw = _sniff(path)
+            if not_raw or isinstance(exc, rawpy.LibRawFileUnsupportedError):
+                raise UnsupportedRawError(f"{path}: expected a camera RAW file LibRaw reads, but {kind}") from None
+            raise CorruptRawError(f"{path}: the RAW file cannot be read, it is probably truncated or corrupt "
+                                  f"({_libraw_reason(exc)})") from None
+        sizes = raw.sizes
+        _check_pixels(path, sizes.raw_height, sizes.raw_width, max_pixels)
+        try:
+            raw.unpack()  # rawpy's properties below need the unpacked data
+        except rawpy.LibRawError as exc:
+            raise CorruptRawError(f"{path}: the RAW data cannot be decoded, the file is probably truncated or "
+                                  f"corrupt ({_libraw_reason(exc)})") from None
+        if raw.raw_type != rawpy.RawType.Flat:
+            raise UnsupportedRawError(f"{path}: expected a Bayer mosaic, got {sizes.raw_height}x{sizes.raw_width} "
+                                      "pixels with several colours each (Foveon or an already demosaiced linear DNG)")
+        desc = raw.color_desc.decode(errors="replace")
+        if raw.num_colors != 3 or desc[:3] != "RGB":
+            raise UnsupportedRawError(f"{path}: expected an RGB Bayer sensor, got a four-colour {desc} sensor")
+        cfa = raw.raw_pattern
+        if cfa is None or cfa.shape != (2, 2):
+            what = "X-Trans " if cfa is not None and cfa.shape == (6, 6) else ""
+            shape = "unknown" if cfa is None else f"{cfa.shape[0]}x{cfa.shape[1]}"
+            raise UnsupportedRawError(f"{path}: expected a 2x2 Bayer pattern, got a {what}{shape} colour filter array")
+        mosaic = np.array(raw.raw_image_visible, dtype=np.uint16, copy=True)
+        codes = np.asarray(raw.raw_colors_visible[:2, :2])
+        if min(mosaic.shape) < 2:
+            raise InputSizeError(f"{path}: expected a visible area of at least 2x2 pixels, got {mosaic.shape}")
+        pattern = "".join(desc[c] for c in codes.ravel())
+        if pattern not in _bayer.PATTERNS:
+            raise UnsupportedRawError(f"{path}: expected a Bayer 2x2 (RGGB, BGGR, GRBG, GBRG), got {pattern}")
+        black = raw.black_level_per_channel
+        black_levels = tuple(float(black[c]) for c in codes.ravel())
+        white = float(raw.white_level)
+        if not white > max(black_levels):
+            raise CorruptRawError(f"{path}: white level {white:g} is not above the black levels {black_levels}")
+        xyz_cam = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3]
+        if np.any(xyz_cam):
+            xyz_to_camera, cam_to_srgb = xyz_cam, _colour.camera_to_srgb(xyz_cam)
+        else:
+            # DNG files: LibRaw builds camera -> sRGB from ColorMatrix (the same way) without
+            # reporting the XYZ matrix. Exactly the identity means LibRaw has no calibration.
+            xyz_to_camera, rgb_cam = None, np.asarray(raw.color_matrix, dtype=np.float64)[:, :3]
+            known = np.isfinite(rgb_cam).all() and not np.array_equal(rgb_cam, np.eye(3))
+            cam_to_srgb = rgb_cam if known else None
+        return RawImage(
+            mosaic=mosaic, pattern=pattern, black_levels=black_levels, white_level=white,
+            camera_wb=_normalised_wb(raw.camera_whitebalance), daylight_wb=_normalised_wb(raw.daylight_whitebalance),
+            xyz_to_camera=xyz_to_camera, camera_to_srgb=cam_to_srgb, flip=int(sizes.flip), source=str(path))
+    finally:
+        raw.close()
+
+
+def _peek_shape(path: Path) -> tuple[int, int] | None:
+    """Height and width of a PNG or NPY file from its header, without decoding the pixels."""
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        return (shape[0], shape[1]) if len(shape) >= 2 else None
+    if suffix == ".png":
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            return int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
+    return None
+
+
+def _read_plain(path: Path, pattern: str | None, white_level: float | None, max_pixels: int) -> RawImage:
+    if pattern is None:
+        raise InputValueError(f"{path}: a plain mosaic ({path.suffix}) does not record its Bayer pattern; "
+                                  "pass pattern= / --pattern (RGGB, BGGR, GRBG or GBRG)")
+    pattern = _bayer.check_pattern(pattern)
+    peek = _peek_shape(path)
+    if peek is not None:
+        _check_pixels(path, *peek, max_pixels)
+    mosaic = read_array(path)
+    if mosaic.ndim == 3 and mosaic.shape[2] == 1:
+        mosaic = mosaic[:, :, 0]
+    if mosaic.ndim != 2:
+        raise InputShapeError(f"{path}: expected a one-channel HxW mosaic, got shape {mosaic.shape}")
+    _check_pixels(path, *mosaic.shape, max_pixels)
+    if min(mosaic.shape) < 2:
+        raise InputSizeError(f"{path}: expected at least 2x2 pixels, got {mosaic.shape}")
+    if mosaic.dtype.kind == "u" and mosaic.dtype.itemsize <= 2:
+        full = float(np.iinfo(mosaic.dtype).max)
+    elif mosaic.dtype in (np.float32, np.float64):
+        full = 1.0
+        if not np.isfinite(mosaic).all():
+            raise InputValueError(f"{path}: expected finite values, got NaN or inf")
+    else:
+        raise InputDtypeError(f"{path}: expected a uint8, uint16 or float mosaic, got {mosaic.dtype}")
+    if white_level is not None:
+        if mosaic.dtype.kind == "f" or not 0 < float(white_level) <= full:
+            raise InputValueError(f"{path}: white_level applies to integer data up to {full:g}, got {white_level} "
+                                  f"for {mosaic.dtype}")
+        full = float(white_level)
+    return RawImage(mosaic=mosaic, pattern=pattern, white_level=full, source=str(path))
+
+
+def read(path: str | os.PathLike, pattern: str | None = None, white_level: float | None = None,
+         max_pixels: int = MAX_PIXELS) -> RawImage:
+    """Read a camera RAW file (through LibRaw) or a plain mosaic (TIFF, PNG, NPY).
+
+    Args:
+        path: the file. Suffixes in :data:`MOSAIC_SUFFIXES` are plain mosaics; anything else goes
+            to LibRaw.
+        pattern: Bayer pattern of a plain mosaic (required for them; ignored for camera RAW files,
+            which record it).
+        white_level: full scale of a plain integer mosaic below its dtype's maximum (e.g. 4095).
+        max_pixels: refuse larger frames before decoding them.
+
+    Raises:
+        FileNotFoundError, UnsupportedRawError (not RAW, X-Trans, four-colour, ...),
+        CorruptRawError (truncated or undecodable), InputSizeError (over ``max_pixels``),
+        ImportError (rawpy missing, for camera RAW files).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 4:
+        raise InputValueError(f"max_pixels: expected an integer >= 4, got {max_pixels!r}")
+    if path.suffix.lower() in MOSAIC_SUFFIXES:
+        return _read_plain(path, pattern, white_level, max_pixels)
+    return _read_libraw(path, max_pixels)
+
+
+# --------------------------------------------------------------------------------------------
+# Developing
+
+
+def normalised_mosaic(raw: RawImage) -> np.ndarray:
+    """``HxW`` float32 mosaic: black subtracted per CFA site, divided by (white - black), clipped to [0, 1]."""
+    x = raw.mosaic.astype(np.float32)
+    for k, black in enumerate(raw.black_levels):
+        dy, dx = divmod(k, 2)
+        site = x[dy::2, dx::2]
+        site -= np.float32(black)
+        site *= np.float32(1.0 / (raw.white_level - black))
+    return np.clip(x, 0.0, 1.0, out=x)
+
+
+def wb_multipliers(raw: RawImage, wb="camera") -> np.ndarray:
+    """White-balance multipliers (R, G, B) for ``wb``: ``"camera"``, ``"daylight"``, ``"none"`` or 3 numbers.
+
+    Only their ratios matter (as in dcraw): they are returned scaled so that the smallest is 1,
+    which leaves the exposure of the least amplified channel unchanged.
+    """
+    if isinstance(wb, str):
+        wb = check_choice(wb.lower(), WB_MODES, "white balance")
+        if wb == "none":
+            return np.ones(3)
+        values = raw.camera_wb if wb == "camera" else raw.daylight_wb
+        if values is None:
+            raise InputValueError(f"{raw.source or 'image'}: white balance {wb!r} asked, but the file records "
+                                  "none; use wb='none', 'daylight' or multipliers (R, G, B)")
+        return _ratios(values)
+    try:
+        values = np.asarray(wb, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputDtypeError(f"wb: expected one of {', '.join(WB_MODES)} or 3 numbers, got {wb!r}") from None
+    if values.shape != (3,) or not np.isfinite(values).all() or values.min() <= 0:
+        raise InputValueError(f"wb: expected 3 positive multipliers (R, G, B), got {wb!r}")
+    return _ratios(values)
+
+
+def _ratios(values) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    return values / values.min()
+
+
+def develop(raw: RawImage | str | os.PathLike, model=None, *, wb="camera", colorspace: str = "srgb",
+            gamma: str = "srgb", orient: bool = True, dtype=np.float32) -> np.ndarray:
+    """Develop a RAW image into an ``HxWx3`` BGR image.
+
+    Args:
+        raw: a :class:`RawImage` from :func:`read`, or a path to read (camera RAW files only).
+        model: a demosaicking model name, a loaded :class:`imgadapt.Model`, or ``None`` for the
+            registry's default.
+        wb: ``"camera"`` (as shot), ``"daylight"``, ``"none"`` or multipliers ``(R, G, B)``.
+        colorspace: ``"srgb"`` (camera RGB -> linear sRGB through the camera matrix) or ``"raw"``
+            (camera RGB).
+        gamma: ``"srgb"`` (the sRGB transfer curve) or ``"linear"``.
+        orient: turn the image as the camera recorded (LibRaw ``flip``).
+        dtype: ``float32`` (0-1), ``uint8`` or ``uint16`` (rounded).
+
+    Returns:
+        ``HxWx3`` BGR (``WxHx3`` when the orientation turns it by 90°).
+
+    With ``wb="none", colorspace="raw", gamma="linear"`` the result is the demosaicked, black- and
+    white-scaled sensor data, linear in light.
+    """
+    from ._model import check_model_arg
+
+    if not isinstance(raw, RawImage):
+        raw = read(raw)
+    colorspace = check_choice(colorspace, COLORSPACES, "colour space")
+    gamma = check_choice(gamma, GAMMAS, "transfer curve")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.uint8, np.uint16):
+        raise InputDtypeError(f"dtype: expected float32, uint8 or uint16, got {dtype}")
+    mults = wb_multipliers(raw, wb)
+    if colorspace == "srgb" and raw.camera_to_srgb is None:
+        raise InputValueError(f"{raw.source or 'image'}: colorspace 'srgb' needs the camera's colour matrix, and "
+                              "this file has none; use colorspace='raw'")
+    demosaicker = check_model_arg(model, "demosaic")
+    x = normalised_mosaic(raw)
+    # White balance on the mosaic, with the multipliers divided by the largest one so that every
+    # sample stays in [0, 1] for the model (the gain comes back after demosaicking). Highlight
+    # clipping, as dcraw does it: a sample above the saturation of the least amplified channel
+    # (1 / top here) is clipped there before demosaicking, so blown highlights come out neutral
+    # white instead of tinted by the other channels' larger gains, without coloured fringes.
+    top = float(mults.max())
+    if top > 1.0:
+        rgb_index = {"R": 0, "G": 1, "B": 2}
+        for k, colour in enumerate(raw.pattern):
+            dy, dx = divmod(k, 2)
+            x[dy::2, dx::2] *= np.float32(mults[rgb_index[colour]] / top)
+        np.minimum(x, np.float32(1.0 / top), out=x)
+    bgr = demosaicker(x, pattern=raw.pattern)
+    if top > 1.0:
+        bgr *= np.float32(top)
+    np.clip(bgr, 0.0, 1.0, out=bgr)
+    if colorspace == "srgb":
+        bgr = _colour.apply_matrix(bgr, raw.camera_to_srgb)
+        np.clip(bgr, 0.0, 1.0, out=bgr)
+    if gamma == "srgb":
+        bgr = _colour.srgb_encode(bgr)
+    if orient and raw.flip:
+        bgr = _colour.orient(bgr, raw.flip)
+    return from_float(np.ascontiguousarray(bgr), dtype)
