@@ -1,6 +1,7 @@
 """Reading and writing image files (PNG, TIFF, NPY, ...) with atomic writes."""
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -13,6 +14,7 @@ from ._errors import InputValueError
 IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm"}
 EIGHT_BIT_SUFFIXES = {".jpg", ".jpeg", ".bmp"}
 MAX_PIXELS = 400_000_000
+TEMP_MARK = ".tmp-"
 
 
 def read_array(path: str | os.PathLike) -> np.ndarray:
@@ -33,6 +35,13 @@ def read_array(path: str | os.PathLike) -> np.ndarray:
     return array
 
 
+def temp_files(path: str | os.PathLike) -> list[Path]:
+    """Temporary files that :func:`write_array` left for ``path`` when its process was killed."""
+    path = Path(path)
+    pattern = glob.escape(f".{path.name}{TEMP_MARK}") + "*" + glob.escape(path.suffix)
+    return sorted(p for p in path.parent.glob(pattern) if p.is_file())
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -43,7 +52,9 @@ def write_array(path: str | os.PathLike, array: np.ndarray) -> None:
     """Write an image (by suffix) or ``.npy`` atomically: a temporary file, then a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    # Hidden, named after the output and keeping its suffix (which picks the encoder); a run that
+    # is killed mid-write leaves at most this file, which temp_files() finds for cleaning.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_MARK}", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         if path.suffix.lower() == ".npy":
@@ -60,6 +71,8 @@ def write_array(path: str | os.PathLike, array: np.ndarray) -> None:
             if not cv2.imwrite(tmp, array):
                 raise InputValueError(f"{path}: OpenCV cannot write this format or dtype ({array.dtype})")
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual permissions
+        with open(tmp, "rb") as fh:  # on disk before it takes the final name
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

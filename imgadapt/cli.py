@@ -5,6 +5,7 @@ import argparse
 import glob
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,18 +13,21 @@ from pathlib import Path
 import cv2
 
 from . import __version__, _bayer
+from ._convert import FORMATS
 from ._errors import ImgadaptError
 from ._io import IMAGE_SUFFIXES, read_array, write_array
 
 log = logging.getLogger("imgadapt")
 
 
-def _expand_inputs(inputs: list[str]) -> list[Path]:
+def _expand_inputs(inputs: list[str], suffixes=IMAGE_SUFFIXES) -> list[Path]:
+    """Files named, the files of folders whose suffix is in ``suffixes`` (hidden ones skipped), and glob matches."""
     files: list[Path] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            files += sorted(f for f in p.iterdir()
+                            if f.suffix.lower() in suffixes and not f.name.startswith(".") and f.is_file())
         elif any(ch in item for ch in "*?["):
             files += sorted(Path(f) for f in glob.glob(item) if Path(f).is_file())
         else:
@@ -103,6 +107,127 @@ def _cmd_eval(args) -> int:
     return 0
 
 
+def _cmd_convert(args) -> int:
+    """``imgadapt convert``: RAW files in, finished images out; see :mod:`imgadapt._convert`."""
+    import importlib.util
+
+    from . import _convert
+    from . import raw as _raw
+    from ._model import registry
+    from ._progress import Progress
+
+    card = registry().resolve(args.model, "demosaic")
+    registry().verified_bytes(card)  # a corrupt model stops the batch here, not in every worker
+    suffixes = _raw.RAW_SUFFIXES | (_raw.MOSAIC_SUFFIXES if args.pattern else set())
+    files = _expand_inputs(args.inputs, suffixes)
+    if not files:
+        log.error("no input files matched %s (folders are scanned for %s)", " ".join(args.inputs),
+                  "RAW files and plain mosaics" if args.pattern else "camera RAW files; add --pattern for mosaics")
+        return 1
+    plain = [f for f in files if f.suffix.lower() in _raw.MOSAIC_SUFFIXES]
+    if plain and args.pattern and (args.wb in ("camera", "daylight") or args.colorspace == "srgb"):
+        log.error("error: plain mosaics (%s ...) record no white balance or colour matrix: pass --wb none "
+                  "(or R,G,B multipliers) and --colorspace raw", plain[0])
+        return 2
+    if len(plain) < len(files) and importlib.util.find_spec("rawpy") is None:
+        log.error("error: reading camera RAW files needs rawpy (LibRaw): %s", _raw.RAW_EXTRA)
+        return 2
+    settings = _convert.Settings(
+        model=card["name"], wb=args.wb, colorspace=args.colorspace, gamma=args.gamma, fmt=args.format,
+        bits=args.bits, pattern=args.pattern, white_level=args.white_level,
+        max_pixels=int(args.max_megapixels * 1e6), threads=args.threads, providers=("cpu",) if args.cpu else None)
+    out = Path(args.output)
+    jobs, settled = _convert.plan(files, out, settings.suffix, overwrite=args.overwrite)
+    quiet = getattr(args, "quiet", False)
+    progress = Progress(len(jobs) + len(settled), enabled=False if quiet else None)
+    counts = {"converted": 0, "skipped": 0, "failed": 0}
+    failures: list[_convert.Result] = []
+    megapixels = 0.0
+
+    def report(result: _convert.Result) -> None:
+        nonlocal megapixels
+        counts[result.status] += 1
+        megapixels += result.megapixels
+        n = sum(counts.values())
+        progress.clear()
+        if result.status == "failed":
+            failures.append(result)
+            log.error("[%d/%d] FAILED %s: %s", n, progress.total, result.src, result.message)
+        elif not progress.enabled:
+            log.info("[%d/%d] %s %s -> %s%s", n, progress.total, result.status, result.src, result.dst,
+                     f" ({result.seconds:.1f} s)" if result.status == "converted" else "")
+        progress.advance(timed=result.status != "skipped", failed=result.status == "failed")
+
+    start = time.perf_counter()
+    for result in settled:
+        report(result)
+    workers = args.workers
+    try:
+        if args.engine == "ray":
+            _convert.run_ray(jobs, settings, workers, report, address=args.ray_address)
+        elif workers == 0:
+            _convert.run_inprocess(jobs, settings, report)
+        else:
+            _convert.run_local(jobs, settings, workers or os.cpu_count() or 1, report)
+    except KeyboardInterrupt:
+        progress.close()
+        log.error("interrupted: %d converted, %d skipped, %d failed, %d unfinished; rerun the same command "
+                  "to resume", counts["converted"], counts["skipped"], counts["failed"],
+                  progress.total - sum(counts.values()))
+        return 130
+    except ImportError as exc:
+        progress.close()
+        log.error("error: %s", exc)
+        return 2
+    progress.close()
+    elapsed = time.perf_counter() - start
+    speed = f", {megapixels / elapsed:.2f} MP/s" if megapixels and elapsed > 0 else ""
+    summary = (f"{counts['converted']} converted, {counts['skipped']} skipped (output exists), "
+               f"{counts['failed']} failed, of {progress.total} files in {elapsed:.1f} s{speed} with {card['name']}")
+    if failures:
+        log.error("%s; failed:", summary)
+        for r in sorted(failures, key=lambda r: r.index):
+            log.error("  %s: %s", r.src, r.message)
+        return 1
+    log.info("%s", summary)
+    return 0
+
+
+def _wb_arg(text: str):
+    if text.lower() in ("camera", "daylight", "none"):
+        return text.lower()
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"expected camera, daylight, none or three positive multipliers R,G,B, "
+                                         f"got {text!r}")
+    return values
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+    return parse
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def _noise_pair(text: str) -> tuple[float, float]:
     try:
         a, b = (float(v) for v in text.split(","))
@@ -157,6 +282,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pattern", default="RGGB", type=str.upper, choices=_bayer.PATTERNS)
     p.add_argument("--white-level", type=float, default=None, help="full scale of 10/12/14-bit data in uint16")
     p.set_defaults(func=lambda a: _run_batch(a, lambda m, x: m(x, pattern=a.pattern, white_level=a.white_level)))
+
+    p = sub.add_parser("convert", help="develop camera RAW files into PNG or TIFF images (batch, resumable)",
+                       description="Develop camera RAW files (DNG, CR2, NEF, ARW, ORF, RW2, PEF, ...) into finished "
+                                   "images. Failing files are reported and the batch goes on (exit status 1); "
+                                   "outputs are written atomically and existing ones skipped, so a rerun resumes.")
+    p.add_argument("inputs", nargs="+", help="RAW files, folders (their RAW files; with --pattern also "
+                                             "TIFF/PNG/NPY mosaics) or globs")
+    p.add_argument("-o", "--output", required=True, help="output folder (created if needed; never an input folder)")
+    p.add_argument("--model", default=None, help="a demosaic model name (default: the best shipped one)")
+    p.add_argument("--format", choices=sorted(FORMATS), default="png", help="output format (default png)")
+    p.add_argument("--bits", type=int, choices=[8, 16], default=16, help="bits per channel (default 16)")
+    p.add_argument("--wb", type=_wb_arg, default="camera", metavar="camera|daylight|none|R,G,B",
+                   help="white balance: as shot (default), daylight, none, or multipliers")
+    p.add_argument("--colorspace", choices=["srgb", "raw"], default="srgb",
+                   help="srgb through the camera matrix (default) or raw camera RGB")
+    p.add_argument("--gamma", choices=["srgb", "linear"], default="srgb", help="transfer curve (default srgb)")
+    p.add_argument("--pattern", default=None, type=str.upper, choices=_bayer.PATTERNS,
+                   help="Bayer pattern of plain TIFF/PNG/NPY mosaics (camera RAW files record theirs)")
+    p.add_argument("--white-level", type=_positive, default=None, help="full scale of plain 10/12/14-bit mosaics")
+    p.add_argument("--workers", type=_count(0), default=None,
+                   help="worker processes (default one per CPU; 0 converts in this process) or Ray actors "
+                        "(default one per cluster CPU)")
+    p.add_argument("--threads", type=_count(1), default=1, help="onnxruntime intra-op threads per worker (default 1)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local processes (default) or a Ray cluster (files on storage every node sees)")
+    p.add_argument("--ray-address", default=None, help="Ray cluster to join (default: RAY_ADDRESS or a local instance)")
+    p.add_argument("--cpu", action="store_true", help="use the CPU even when CUDA is available")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
+    p.add_argument("--max-megapixels", type=_positive, default=200,
+                   help="refuse larger frames before decoding them (default 200)")
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="only report errors; no progress bar")
+    p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("eval", help="quality and speed of models next to the peers, in one run")
     p.add_argument("task", choices=["demosaic"])

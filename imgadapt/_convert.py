@@ -1,0 +1,420 @@
+"""Batch RAW conversion: plan the outputs, then convert each file in worker processes or on Ray actors.
+
+Every engine runs :func:`convert_file` with a model loaded once per worker, so they write the same
+bytes. A failing file becomes a ``failed`` :class:`Result` with its reason and the batch goes on;
+a worker that dies (a crash, the out-of-memory killer) fails the one file it held and is replaced.
+Outputs are written atomically (a hidden temporary file in the output folder, then a rename).
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import multiprocessing.connection
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from . import raw as _raw
+from ._errors import ImgadaptError, InputValueError, WorkerError
+from ._io import temp_files, write_array
+
+log = logging.getLogger("imgadapt")
+
+RAY_EXTRA = 'pip install "imgadapt[ray]"'
+FORMATS = {"png": ".png", "tiff": ".tif"}
+# What a single file may raise without stopping the batch.
+FILE_ERRORS = (ImgadaptError, OSError, ValueError, TypeError, ImportError, MemoryError, cv2.error)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How every file of a batch is developed and written (the same on every worker)."""
+
+    model: str
+    wb: str | tuple[float, float, float] = "camera"
+    colorspace: str = "srgb"
+    gamma: str = "srgb"
+    fmt: str = "png"
+    bits: int = 16
+    pattern: str | None = None
+    white_level: float | None = None
+    max_pixels: int = _raw.MAX_PIXELS
+    threads: int = 1
+    providers: tuple[str, ...] | None = None
+
+    @property
+    def suffix(self) -> str:
+        return FORMATS[self.fmt]
+
+
+@dataclass(frozen=True)
+class Job:
+    index: int
+    src: str
+    dst: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one input: ``converted``, ``skipped`` (its output exists) or ``failed``."""
+
+    index: int
+    src: str
+    dst: str
+    status: str
+    message: str = ""
+    seconds: float = 0.0
+    megapixels: float = 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Planning
+
+
+def output_name(src: Path, suffix: str) -> str:
+    """The output file name for ``src``: its stem plus ``suffix``, always one plain, visible name
+    (leading dots and path separators are dropped, so it can neither hide nor leave the folder)."""
+    stem = src.stem.replace("/", "_").replace("\\", "_").replace("\x00", "_").lstrip(". ")
+    return (stem or "unnamed") + suffix
+
+
+def plan(files: Iterable[Path], outdir: Path, suffix: str, overwrite: bool = False
+         ) -> tuple[list[Job], list[Result]]:
+    """Jobs for the files to convert and results for those settled already (skipped or refused).
+
+    Refuses (``InputValueError``) an output folder that holds inputs: the input folder is never
+    written to. Duplicate inputs are dropped; two inputs with the same output name fail the later
+    one. Temporary files that an interrupted run left for these outputs are removed.
+    """
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise InputValueError(f"output: expected a folder, got the file {outdir}")
+    out_resolved = outdir.resolve()
+    jobs: list[Job] = []
+    settled: list[Result] = []
+    seen_src: set[Path] = set()
+    taken: dict[Path, Path] = {}
+    index = 0
+    for src in files:
+        resolved = src.resolve()
+        if resolved in seen_src:
+            continue
+        seen_src.add(resolved)
+        if resolved.parent == out_resolved:
+            raise InputValueError(f"output folder {outdir} holds the input {src}; the input folder is never "
+                                  "written to, choose another output folder")
+        dst = outdir / output_name(src, suffix)
+        if dst.resolve().parent != out_resolved:  # belt and braces: output_name is one plain name
+            raise InputValueError(f"{src}: output {dst} would leave the output folder {outdir}")
+        if dst in taken:
+            settled.append(Result(index, str(src), str(dst), "failed",
+                                  f"its output {dst.name} is also the output of {taken[dst]}; rename one of them"))
+        else:
+            taken[dst] = src
+            for stale in temp_files(dst):
+                stale.unlink(missing_ok=True)
+            if (dst.exists() or dst.is_symlink()) and not overwrite:
+                settled.append(Result(index, str(src), str(dst), "skipped", "output exists"))
+            else:
+                jobs.append(Job(index, str(src), str(dst)))
+        index += 1
+    return jobs, settled
+
+
+# --------------------------------------------------------------------------------------------
+# One file
+
+
+def load_model(settings: Settings):
+    from ._model import load
+
+    return load(settings.model, task="demosaic", threads=settings.threads,
+                providers=list(settings.providers) if settings.providers else None)
+
+
+@contextmanager
+def _c_stderr(lines: list[str]):
+    """Collect what C code (LibRaw) prints on file descriptor 2 meanwhile into ``lines``, so that
+    it joins the file's error message instead of breaking up the progress display."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    if saved is None:
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            lines += sink.read(4096).decode(errors="replace").splitlines()
+
+
+def convert_file(job: Job, model, settings: Settings) -> Result:
+    """Read, develop and write one file; per-file errors become a ``failed`` result."""
+    start = time.perf_counter()
+    libraw_said: list[str] = []
+    try:
+        with _c_stderr(libraw_said):
+            image = _raw.read(job.src, pattern=settings.pattern, white_level=settings.white_level,
+                              max_pixels=settings.max_pixels)
+        out = _raw.develop(image, model, wb=settings.wb, colorspace=settings.colorspace, gamma=settings.gamma,
+                           dtype="uint16" if settings.bits == 16 else "uint8")
+        write_array(job.dst, out)
+    except FILE_ERRORS as exc:
+        message = str(exc)
+        if message.startswith(f"{job.src}: "):
+            message = message[len(job.src) + 2:]
+        said = "; ".join(line.removeprefix(f"{job.src}: ").strip() for line in libraw_said if line.strip())
+        if said:
+            message += f" [LibRaw said: {said[:300]}]"
+        return Result(job.index, job.src, job.dst, "failed", message or type(exc).__name__,
+                      time.perf_counter() - start)
+    return Result(job.index, job.src, job.dst, "converted", "", time.perf_counter() - start, image.megapixels)
+
+
+def _died(job: Job, what: str) -> Result:
+    return Result(job.index, job.src, job.dst, "failed",
+                  f"{what} while converting it (a crash in the decoder, or out of memory); its output was not written")
+
+
+def run_inprocess(jobs: list[Job], settings: Settings, on_result: Callable[[Result], None]) -> None:
+    """Convert in this process, one file after another (no isolation from crashes)."""
+    model = load_model(settings)
+    for job in jobs:
+        on_result(convert_file(job, model, settings))
+
+
+# --------------------------------------------------------------------------------------------
+# Local worker processes
+
+
+def _die_with_parent() -> None:
+    """Linux: get SIGTERM when the parent process dies, so a killed batch leaves no worker running."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
+def _worker_main(conn, settings: Settings, parent_pid: int) -> None:
+    _die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the workers
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds, so write_array removes its temp file
+    try:
+        model = load_model(settings)
+    except Exception as exc:  # noqa: BLE001 - any failure to load is reported to the parent, which stops the batch
+        conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        try:
+            result = convert_file(job, model, settings)
+        except Exception as exc:  # an unexpected error fails this file, not the batch
+            log.debug("internal error on %s", job.src, exc_info=True)
+            result = Result(job.index, job.src, job.dst, "failed", f"internal error: {type(exc).__name__}: {exc}")
+        conn.send(("done", result))
+
+
+class _Worker:
+    def __init__(self, ctx, settings: Settings):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, settings, os.getpid()), daemon=True,
+                                   name="imgadapt-convert")
+        self.process.start()
+        child.close()
+        self.job: Job | None = None
+        self.ready = False
+
+    def stop(self, timeout: float) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def run_local(jobs: list[Job], settings: Settings, workers: int, on_result: Callable[[Result], None],
+              start_method: str = "spawn") -> None:
+    """Convert on ``workers`` processes, each holding one model session and one file at a time.
+
+    Raises:
+        WorkerError: a worker cannot load the model, or workers keep dying before taking work.
+    """
+    if not jobs:
+        return
+    ctx = mp.get_context(start_method)
+    queue = deque(jobs)
+    pool = [_Worker(ctx, settings) for _ in range(min(workers, len(jobs)))]
+    startup_deaths = 0
+    try:
+        while queue or any(w.job is not None for w in pool):
+            mp.connection.wait([w.conn for w in pool] + [w.process.sentinel for w in pool])
+            for w in list(pool):
+                message = None
+                if w.conn.poll():
+                    try:
+                        message = w.conn.recv()
+                    except EOFError:
+                        message = None
+                if message is None and w.process.is_alive():
+                    continue
+                if message is None:  # the process is gone
+                    w.process.join()
+                    pool.remove(w)
+                    w.conn.close()
+                    what = f"the worker process died ({_exit_text(w.process.exitcode)})"
+                    if w.job is not None:
+                        on_result(_died(w.job, what))
+                    elif not w.ready:
+                        startup_deaths += 1
+                        if startup_deaths >= 3:
+                            raise WorkerError(f"{what} before taking any work, {startup_deaths} times in a row")
+                    if queue:
+                        pool.append(_Worker(ctx, settings))
+                    continue
+                kind, payload = message
+                if kind == "fatal":
+                    raise WorkerError(f"a worker could not load model {settings.model!r}: {payload}")
+                if kind == "ready":
+                    w.ready = True
+                    startup_deaths = 0
+                elif kind == "done":
+                    w.job = None
+                    on_result(payload)
+                if w.job is None and queue:
+                    w.job = queue.popleft()
+                    w.conn.send(w.job)
+            if not pool and queue:
+                pool.append(_Worker(ctx, settings))
+    finally:
+        for w in pool:
+            w.stop(timeout=0.5 if w.job is not None else 10)
+
+
+# --------------------------------------------------------------------------------------------
+# Ray
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError(f"--engine ray needs Ray: {RAY_EXTRA}") from exc
+    return ray
+
+
+class RayConverter:
+    """A Ray actor's state: one model session; converts files from storage every node sees."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.model = load_model(settings)
+
+    def ready(self) -> str:
+        return self.model.name
+
+    def convert(self, job: Job) -> Result:
+        return convert_file(job, self.model, self.settings)
+
+
+def run_ray(jobs: list[Job], settings: Settings, workers: int | None, on_result: Callable[[Result], None],
+            address: str | None = None) -> None:
+    """Convert on Ray actors, each holding one onnxruntime session and one file at a time.
+
+    Uses the running Ray instance if this process has one, else connects to ``address`` (or
+    ``RAY_ADDRESS``, or starts a local instance) and shuts it down at the end. Input and output
+    paths must be on storage every node sees.
+    """
+    if not jobs:
+        return
+    ray = import_ray()
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    actors: list = []
+    try:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        most = max(1, cpus // settings.threads)
+        if workers is not None and workers > most:
+            log.warning("the Ray cluster has %d CPUs: %d actors of %d thread(s) each, not %d", cpus, most,
+                        settings.threads, workers)
+        n = min(workers or most, most, len(jobs))
+        actor_class = ray.remote(num_cpus=settings.threads, max_restarts=0)(RayConverter)
+        actors = [actor_class.remote(settings) for _ in range(n)]
+        try:
+            ray.get([a.ready.remote() for a in actors])
+        except ray.exceptions.RayError as exc:
+            raise WorkerError(f"a Ray actor could not load model {settings.model!r}: {exc}") from None
+        queue = deque(jobs)
+        pending: dict = {}
+
+        def submit(actor) -> None:
+            job = queue.popleft()
+            pending[actor.convert.remote(job)] = (actor, job)
+
+        for actor in actors:
+            if queue:
+                submit(actor)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            actor, job = pending.pop(done[0])
+            try:
+                result = ray.get(done[0])
+            except ray.exceptions.RayActorError as exc:
+                result = _died(job, f"the Ray actor died ({type(exc).__name__})")
+                actors.remove(actor)
+                actor = actor_class.remote(settings)
+                actors.append(actor)
+            except ray.exceptions.RayTaskError as exc:
+                result = Result(job.index, job.src, job.dst, "failed", f"internal error: {exc.cause!r}")
+            on_result(result)
+            if queue:
+                submit(actor)
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+        if started:
+            ray.shutdown()
