@@ -96,6 +96,18 @@ def _cmd_eval(args) -> int:
     from . import _evaluate, list_models
 
     images = _evaluate.load_images(args.images)
+    if args.task == "raw":
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="imgadapt-eval-raw-") as workdir:
+            rows = _evaluate.evaluate_raw(images, workdir, model=(args.models or [None])[0], linearize=args.linearize,
+                                          repeats=args.repeats, workers=args.workers)
+        print(f"{'method':48s} {'source':26s} {'PSNR dB':>8s} {'MP/s':>7s}")
+        for r in rows:
+            print(f"{r['method']:48s} {r['source']:26s} {r['psnr_db']:8.3f} {r['mp_s']:7.2f}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        return 0
     models = args.models or list_models("demosaic")
     methods = _evaluate.demosaic_methods(models, peers=not args.no_peers, denoise_peers=args.noise is not None and not args.no_peers)
     rows = _evaluate.evaluate_demosaic(images, methods, crop=args.crop, repeats=args.repeats, noise=args.noise)
@@ -317,7 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("eval", help="quality and speed of models next to the peers, in one run")
-    p.add_argument("task", choices=["demosaic"])
+    p.add_argument("task", choices=["demosaic", "raw"],
+                   help="demosaic: models and peers on mosaics in memory; raw: 'imgadapt convert' and LibRaw AHD "
+                        "on 14-bit DNG files made from the images (linear 16-bit output)")
     p.add_argument("--images", required=True, help="folder of clean colour images (ground truth)")
     p.add_argument("--models", nargs="*", default=None, help="models to measure (default: all of the task)")
     p.add_argument("--no-peers", action="store_true", help="skip the peers")
@@ -326,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default=None, help="write the rows as JSON")
     p.add_argument("--noise", type=_noise_pair, default=None, metavar="A,B",
                    help="add sensor noise of variance A*x+B to the mosaics (and measure denoising peers)")
+    p.add_argument("--linearize", action="store_true", help="raw: decode the images from sRGB to linear light first")
+    p.add_argument("--workers", type=_count(1), default=None, help="raw: worker processes of the batch (default: CPUs)")
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("train", help="train, export and measure a model (source checkout, train extra); "

@@ -246,3 +246,16 @@ def test_a_run_killed_mid_way_leaves_only_complete_images_and_a_rerun_resumes(wo
     assert cli.main([*args, "--workers", "0"]) == 0
     assert f"{n - len(done)} converted, {len(done)} skipped (output exists), 0 failed" in caplog.text
     assert sorted(p.name for p in out.iterdir()) == [f"f{k}.png" for k in range(n)]  # temp files cleaned
+
+
+def test_eval_raw_measures_convert_and_libraw_on_the_same_files(workers_see_models, tmp_path, dng):
+    from imgadapt import _evaluate
+
+    images = [(f"s{k}.png", np.rint(dng.scene(48, 64, seed=k) * 255).astype(np.uint8)) for k in range(2)]
+    rows = _evaluate.evaluate_raw(images, tmp_path, model="demosaic/conv", repeats=1, workers=1)
+    by_method = {r["method"].split(" (")[0]: r for r in rows}
+    assert set(by_method) == {"imgadapt convert", "imgadapt raw.read+develop", "libraw-ahd imread+postprocess"}
+    # The batch writes exactly what the in-process pipeline returns.
+    assert by_method["imgadapt convert"]["per_image"] == by_method["imgadapt raw.read+develop"]["per_image"]
+    assert by_method["libraw-ahd imread+postprocess"]["psnr_db"] > 30
+    assert all(r["mp_s"] > 0 for r in rows)
