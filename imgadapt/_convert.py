@@ -113,7 +113,7 @@ def plan(files: Iterable[Path], outdir: Path, suffix: str, overwrite: bool = Fal
             raise InputValueError(f"output folder {outdir} holds the input {src}; the input folder is never "
                                   "written to, choose another output folder")
         dst = outdir / output_name(src, suffix)
-        if dst.resolve().parent != out_resolved:  # belt and braces: output_name is one plain name
+        if Path(os.path.normpath(out_resolved / dst.name)).parent != out_resolved:  # belt and braces
             raise InputValueError(f"{src}: output {dst} would leave the output folder {outdir}")
         if dst in taken:
             settled.append(Result(index, str(src), str(dst), "failed",
@@ -192,6 +192,14 @@ def _died(job: Job, what: str) -> Result:
                   f"{what} while converting it (a crash in the decoder, or out of memory); its output was not written")
 
 
+def default_workers() -> int:
+    """One worker per CPU this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
 def run_inprocess(jobs: list[Job], settings: Settings, on_result: Callable[[Result], None]) -> None:
     """Convert in this process, one file after another (no isolation from crashes)."""
     model = load_model(settings)
@@ -250,6 +258,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.job: Job | None = None
+        self.started = 0.0
         self.ready = False
 
     def stop(self, timeout: float) -> None:
@@ -276,9 +285,24 @@ def _exit_text(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def _wait_for(busy_since: list[float], timeout: float | None) -> float | None:
+    """How long to wait for the next event: until the earliest running file reaches ``timeout``."""
+    if timeout is None or not busy_since:
+        return None
+    return max(0.0, min(busy_since) + timeout - time.monotonic())
+
+
+def _overdue(job: Job, timeout: float) -> Result:
+    return Result(job.index, job.src, job.dst, "failed",
+                  f"took longer than the per-file limit of {timeout:g} s; its worker was stopped and the output "
+                  "not written")
+
+
 def run_local(jobs: list[Job], settings: Settings, workers: int, on_result: Callable[[Result], None],
-              start_method: str = "spawn") -> None:
+              start_method: str = "spawn", timeout: float | None = None) -> None:
     """Convert on ``workers`` processes, each holding one model session and one file at a time.
+
+    A file that takes longer than ``timeout`` seconds fails and its worker is replaced.
 
     Raises:
         WorkerError: a worker cannot load the model, or workers keep dying before taking work.
@@ -291,7 +315,8 @@ def run_local(jobs: list[Job], settings: Settings, workers: int, on_result: Call
     startup_deaths = 0
     try:
         while queue or any(w.job is not None for w in pool):
-            mp.connection.wait([w.conn for w in pool] + [w.process.sentinel for w in pool])
+            mp.connection.wait([w.conn for w in pool] + [w.process.sentinel for w in pool],
+                               timeout=_wait_for([w.started for w in pool if w.job is not None], timeout))
             for w in list(pool):
                 message = None
                 if w.conn.poll():
@@ -299,6 +324,10 @@ def run_local(jobs: list[Job], settings: Settings, workers: int, on_result: Call
                         message = w.conn.recv()
                     except EOFError:
                         message = None
+                overdue = (message is None and w.job is not None and timeout is not None
+                           and time.monotonic() - w.started > timeout)
+                if overdue:
+                    w.process.kill()
                 if message is None and w.process.is_alive():
                     continue
                 if message is None:  # the process is gone
@@ -307,7 +336,7 @@ def run_local(jobs: list[Job], settings: Settings, workers: int, on_result: Call
                     w.conn.close()
                     what = f"the worker process died ({_exit_text(w.process.exitcode)})"
                     if w.job is not None:
-                        on_result(_died(w.job, what))
+                        on_result(_overdue(w.job, timeout) if overdue else _died(w.job, what))
                     elif not w.ready:
                         startup_deaths += 1
                         if startup_deaths >= 3:
@@ -326,6 +355,7 @@ def run_local(jobs: list[Job], settings: Settings, workers: int, on_result: Call
                     on_result(payload)
                 if w.job is None and queue:
                     w.job = queue.popleft()
+                    w.started = time.monotonic()
                     w.conn.send(w.job)
             if not pool and queue:
                 pool.append(_Worker(ctx, settings))
@@ -361,7 +391,7 @@ class RayConverter:
 
 
 def run_ray(jobs: list[Job], settings: Settings, workers: int | None, on_result: Callable[[Result], None],
-            address: str | None = None) -> None:
+            address: str | None = None, timeout: float | None = None) -> None:
     """Convert on Ray actors, each holding one onnxruntime session and one file at a time.
 
     Uses the running Ray instance if this process has one, else connects to ``address`` (or
@@ -389,27 +419,37 @@ def run_ray(jobs: list[Job], settings: Settings, workers: int | None, on_result:
         except ray.exceptions.RayError as exc:
             raise WorkerError(f"a Ray actor could not load model {settings.model!r}: {exc}") from None
         queue = deque(jobs)
-        pending: dict = {}
+        pending: dict = {}  # object ref -> (actor, job, start time)
 
         def submit(actor) -> None:
             job = queue.popleft()
-            pending[actor.convert.remote(job)] = (actor, job)
+            pending[actor.convert.remote(job)] = (actor, job, time.monotonic())
+
+        def replace_actor(actor):
+            ray.kill(actor)
+            actors.remove(actor)
+            actors.append(actor_class.remote(settings))
+            return actors[-1]
 
         for actor in actors:
             if queue:
                 submit(actor)
         while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            actor, job = pending.pop(done[0])
-            try:
-                result = ray.get(done[0])
-            except ray.exceptions.RayActorError as exc:
-                result = _died(job, f"the Ray actor died ({type(exc).__name__})")
-                actors.remove(actor)
-                actor = actor_class.remote(settings)
-                actors.append(actor)
-            except ray.exceptions.RayTaskError as exc:
-                result = Result(job.index, job.src, job.dst, "failed", f"internal error: {exc.cause!r}")
+            done, _ = ray.wait(list(pending), num_returns=1,
+                               timeout=_wait_for([t for _, _, t in pending.values()], timeout))
+            if not done:  # a file reached the time limit
+                ref = min(pending, key=lambda r: pending[r][2])
+                actor, job, _ = pending.pop(ref)
+                result, actor = _overdue(job, timeout), replace_actor(actor)
+            else:
+                actor, job, _ = pending.pop(done[0])
+                try:
+                    result = ray.get(done[0])
+                except ray.exceptions.RayActorError as exc:
+                    result = _died(job, f"the Ray actor died ({type(exc).__name__})")
+                    actor = replace_actor(actor)
+                except ray.exceptions.RayTaskError as exc:
+                    result = Result(job.index, job.src, job.dst, "failed", f"internal error: {exc.cause!r}")
             on_result(result)
             if queue:
                 submit(actor)

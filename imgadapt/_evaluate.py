@@ -136,8 +136,6 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
     PSNR is RGB PSNR against ``image * 65535`` (peak 65535, 8-px border crop), mean over images;
     speed is input megapixels per second (in-process rows: one warm-up, median of ``repeats``).
     """
-    import os
-
     from . import _convert, raw
     from ._model import load
     from ._peers import mosaic_to_dng
@@ -167,7 +165,7 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
     settings = _convert.Settings(model=m.name, wb="none", colorspace="raw", gamma="linear", bits=16)
     jobs, _ = _convert.plan([Path(p) for p in paths], out, settings.suffix, overwrite=True)
     results: list = []
-    n_workers = min(len(jobs), workers or os.cpu_count() or 1)
+    n_workers = min(len(jobs), workers or _convert.default_workers())
     start = time.perf_counter()
     _convert.run_local(jobs, settings, n_workers, results.append)
     batch_seconds = time.perf_counter() - start

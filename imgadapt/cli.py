@@ -5,7 +5,6 @@ import argparse
 import glob
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -176,11 +175,14 @@ def _cmd_convert(args) -> int:
     workers = args.workers
     try:
         if args.engine == "ray":
-            _convert.run_ray(jobs, settings, workers, report, address=args.ray_address)
+            _convert.run_ray(jobs, settings, workers, report, address=args.ray_address, timeout=args.timeout)
         elif workers == 0:
+            if args.timeout is not None:
+                log.error("error: --timeout needs worker processes (--workers 1 or more)")
+                return 2
             _convert.run_inprocess(jobs, settings, report)
         else:
-            _convert.run_local(jobs, settings, workers or os.cpu_count() or 1, report)
+            _convert.run_local(jobs, settings, workers or _convert.default_workers(), report, timeout=args.timeout)
     except KeyboardInterrupt:
         progress.close()
         log.error("interrupted: %d converted, %d skipped, %d failed, %d unfinished; rerun the same command "
@@ -324,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
     p.add_argument("--max-megapixels", type=_positive, default=200,
                    help="refuse larger frames before decoding them (default 200)")
+    p.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS",
+                   help="fail a file that takes longer and replace its worker (default: no limit)")
     p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                    help="only report errors; no progress bar")
     p.set_defaults(func=_cmd_convert)

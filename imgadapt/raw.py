@@ -207,10 +207,21 @@ def _read_libraw(path: Path, max_pixels: int) -> RawImage:
 
 
 def _peek_shape(path: Path) -> tuple[int, int] | None:
-    """Height and width of a PNG or NPY file from its header, without decoding the pixels."""
+    """Height and width of a PNG, TIFF or NPY file from its header, without decoding the pixels."""
     suffix = path.suffix.lower()
     if suffix == ".npy":
         shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+        return (shape[0], shape[1]) if len(shape) >= 2 else None
+    if suffix in (".tif", ".tiff"):
+        try:
+            import tifffile
+        except ImportError:
+            return None
+        try:
+            with tifffile.TiffFile(path) as tif:
+                shape = tif.pages[0].shape
+        except (ValueError, OSError, IndexError):  # not a TIFF tifffile reads: OpenCV decides
+            return None
         return (shape[0], shape[1]) if len(shape) >= 2 else None
     if suffix == ".png":
         with open(path, "rb") as fh:

@@ -173,6 +173,26 @@ def test_a_worker_crash_fails_its_file_and_the_batch_goes_on(tmp_path, monkeypat
     assert "worker process died (exit code 7)" in status["crash1"].message
 
 
+def _slow_convert(job, model, settings):
+    if "slow" in Path(job.src).name:
+        time.sleep(60)  # a file the decoder never finishes
+    return _fake_convert(job, model, settings)
+
+
+def test_a_file_over_the_time_limit_fails_and_the_batch_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(_convert, "load_model", _fake_model)
+    monkeypatch.setattr(_convert, "convert_file", _slow_convert)
+    names = ["a", "slow", "b"]
+    jobs = [_convert.Job(i, str(tmp_path / f"{n}.dng"), str(tmp_path / f"{n}.png")) for i, n in enumerate(names)]
+    results = []
+    start = time.monotonic()
+    _convert.run_local(jobs, _convert.Settings(model="fake"), 1, results.append, start_method="fork", timeout=0.5)
+    assert time.monotonic() - start < 20
+    status = {Path(r.src).stem: r for r in results}
+    assert status["a"].status == status["b"].status == "converted"
+    assert "longer than the per-file limit of 0.5 s" in status["slow"].message
+
+
 def _failing_model(settings):
     raise RuntimeError("no such model file")
 

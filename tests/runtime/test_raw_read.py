@@ -81,6 +81,9 @@ def test_pixel_limit_applies_before_decoding(tmp_path, dng):
     (tmp_path / "bomb.png").write_bytes(head + bytes(64))
     with pytest.raises(InputSizeError, match="60000x60000"):
         raw.read(tmp_path / "bomb.png", pattern="RGGB")
+    write_array(tmp_path / "m.tif", np.zeros((30, 40), np.uint16))
+    with pytest.raises(InputSizeError, match="30x40"):
+        raw.read(tmp_path / "m.tif", pattern="RGGB", max_pixels=1000)
 
 
 @pytest.mark.parametrize("suffix", [".png", ".tif", ".npy"])
