@@ -148,6 +148,9 @@ def _cmd_convert(args) -> int:
         bits=args.bits, pattern=args.pattern, white_level=args.white_level,
         max_pixels=int(args.max_megapixels * 1e6), threads=args.threads, providers=("cpu",) if args.cpu else None)
     out = Path(args.output)
+    if not out.exists() and out.suffix.lower() in IMAGE_SUFFIXES:
+        log.error("error: -o expects an output folder, got the file name %s", out)
+        return 2
     jobs, settled = _convert.plan(files, out, settings.suffix, overwrite=args.overwrite)
     quiet = getattr(args, "quiet", False)
     progress = Progress(len(jobs) + len(settled), enabled=False if quiet else None)

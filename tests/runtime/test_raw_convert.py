@@ -114,6 +114,7 @@ def test_output_folder_holding_inputs_is_refused(installed, tmp_path, dng):
     dng.write(tmp_path / "a.dng", dng.scene(40, 60))
     before = snapshot(tmp_path)
     assert cli.main(["convert", str(tmp_path), "-o", str(tmp_path), "--workers", "0"]) == 2
+    assert cli.main(["convert", str(tmp_path / "a.dng"), "-o", str(tmp_path / "a.png"), "--workers", "0"]) == 2
     assert snapshot(tmp_path) == before
 
 
