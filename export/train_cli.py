@@ -43,7 +43,8 @@ def train_demosaic_linear(args, argv) -> dict:
     model = nets.create(args.name)
     images = load_folder(args.data)
     history = train_pafu_linear(model, images, crops=args.crops, size=args.patch, rounds=args.rounds,
-                                selector_epochs=args.selector_epochs, seed=args.seed)
+                                selector_epochs=args.selector_epochs, seed=args.seed, scales=args.scales,
+                                balance=args.balance or None)
     cfg = {"kernel_sizes": list(model.pafu.kernel_sizes), "selector_channels": model.pafu.selector_channels,
            "selector_depth": model.pafu.selector_depth}
     card = {
@@ -53,7 +54,8 @@ def train_demosaic_linear(args, argv) -> dict:
         "input": MOSAIC_INPUT, "receptive_field": model.receptive_field, "default_rank": 1,
         "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
                   "crops": args.crops, "patch": args.patch, "rounds": args.rounds,
-                  "selector_epochs": args.selector_epochs,
+                  "selector_epochs": args.selector_epochs, "scales": list(args.scales),
+                  "balance": args.balance or None,
                   "steps": f"{args.rounds + 1} least-squares solves, {args.rounds} selector trainings of "
                            f"{args.selector_epochs} epochs over {args.crops} crops",
                   "history": [{k: v for k, v in h.items() if k != "kernel_use"} for h in history],
@@ -133,7 +135,8 @@ def train_demosaic_net(args, argv) -> dict:
     log.info("%s: %d parameters, receptive field %d px", args.name, sum(p.numel() for p in model.parameters()),
              model.receptive_field)
     summary = train_network(model, images, steps=args.steps, batch=args.batch, patch=args.patch,
-                            lr=args.lr, seed=args.seed, noise=noise, checkpoint=run_dir / "checkpoint.pt")
+                            lr=args.lr, seed=args.seed, noise=noise, scales=args.scales, balance=args.balance or None,
+                            pad=args.pad, checkpoint=run_dir / "checkpoint.pt")
     layers = [] if plain else ["pafu", "envelope"]
     card = {
         "name": args.name, "arch": arch, "task": "demosaic", "kind": "nonlinear", "layers": layers,
@@ -174,6 +177,16 @@ def attach_denoise_metrics(card: dict, out_dir: Path, val: str) -> dict:
     return card
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or any(not 0 < v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected scales in (0, 1], got {text!r}")
+    return values
+
+
 TRAINERS = {"demosaic/pafu-linear": train_demosaic_linear, "demosaic/pafu-net": train_demosaic_net,
             "demosaic/pafu-net-plain": train_demosaic_net, "demosaic/pafu-net-denoise": train_demosaic_net,
             "demosaic/pafu-net-plain-denoise": train_demosaic_net}
@@ -191,11 +204,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patch", type=int, default=96, help="crop size in pixels (even)")
     parser.add_argument("--rounds", type=int, default=4, help="selector/kernel alternations")
     parser.add_argument("--selector-epochs", type=int, default=4)
+    parser.add_argument("--scales", type=_floats, default=(1.0, 0.7, 0.5, 0.35, 0.25),
+                        help="comma-separated crop scales (downscaling before cropping)")
+    parser.add_argument("--balance", type=float, default=5e-6,
+                        help="MSE floor of the per-crop balanced objective, mean PSNR rather than total "
+                             "squared error (0: plain least squares / MSE)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--init", default=None, help="networks: linear PAFU checkpoint to start from")
     parser.add_argument("--steps", type=int, default=3000, help="networks: optimiser steps")
     parser.add_argument("--batch", type=int, default=16, help="networks: crops per step")
     parser.add_argument("--lr", type=float, default=1e-3, help="networks: peak learning rate")
+    parser.add_argument("--pad", type=int, default=16,
+                        help="networks: mirrored context around each crop, even (the loss skips it)")
     parser.add_argument("--runs", default=str(REPO / "runs"), help="networks: folder for resumable checkpoints")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -30,7 +30,11 @@ def make_dataset(images, crops: int, size: int, seed: int, scales=(1.0, 0.7, 0.5
     return packed, missing_targets(rgb)
 
 
-def solve_kernels(model: PafuLinearDemosaic, packed, targets, labels, ridge=1e-5, batch=64):
+def solve_kernels(model: PafuLinearDemosaic, packed, targets, labels, ridge=1e-5, batch=64, weights=None):
+    """Least-squares kernels for a fixed selection; ``weights`` (one per crop) weight the crops' errors."""
+    if weights is not None:
+        root = weights.sqrt().view(-1, 1, 1, 1)
+        packed, targets = packed * root, targets * root
     pafu = model.pafu
     k, n = pafu.max_kernel_size, pafu.num_kernels
     eq = NormalEquations(n, 4 * k * k, len(MISSING))
@@ -56,6 +60,19 @@ def solve_plain_conv(conv: torch.nn.Conv2d, images, crops: int = 2000, size: int
         eq.add(feats, targets[i:i + 64].permute(0, 2, 3, 1).reshape(-1, len(MISSING)),
                torch.zeros(len(feats), dtype=torch.long))
     conv.weight.copy_(eq.solve(ridge).view(len(MISSING), 4, k, k))
+
+
+def crop_weights(chosen_errors: torch.Tensor, floor: float) -> torch.Tensor:
+    """Per-crop weights ``1 / (mse + floor)``, mean 1, from the errors ``(N, h, w)`` of the chosen kernels.
+
+    Reweighting by the inverse of the current error makes the next solve minimise, to first order,
+    the sum of per-crop log errors (the mean PSNR the model is judged by) instead of a plain sum that
+    the hardest, most aliased crops dominate; ``floor`` (an MSE) keeps near-perfect crops from
+    taking over.
+    """
+    mse = chosen_errors.mean((1, 2)) / len(MISSING)
+    w = 1.0 / (mse + floor)
+    return w / w.mean()
 
 
 @torch.no_grad()
@@ -108,18 +125,25 @@ def selector_labels(model: PafuLinearDemosaic, packed, batch=64) -> torch.Tensor
 
 
 def train_pafu_linear(model: PafuLinearDemosaic, images, *, crops=2000, size=96, rounds=4,
-                      selector_epochs=4, lr=3e-3, seed=0, evaluate=None) -> list[dict]:
-    """Alternate least-squares kernel solves and selector training; returns a log per round."""
+                      selector_epochs=4, lr=3e-3, seed=0, scales=(1.0, 0.7, 0.5, 0.35, 0.25),
+                      balance: float | None = 1e-4, evaluate=None) -> list[dict]:
+    """Alternate least-squares kernel solves and selector training; returns a log per round.
+
+    With ``balance`` (an MSE floor), every round after the first weights the crops by
+    :func:`crop_weights` in both the kernel solve and the selector's objective.
+    """
     torch.manual_seed(seed)
     start = time.perf_counter()
-    packed, targets = make_dataset(images, crops, size, seed)
+    packed, targets = make_dataset(images, crops, size, seed, scales)
     labels = structure_hash(packed, model.pafu.num_kernels)
-    history = []
+    history, weights = [], None
     for rnd in range(rounds + 1):
-        counts = solve_kernels(model, packed, targets, labels)
+        counts = solve_kernels(model, packed, targets, labels, weights=weights)
+        errors = kernel_errors(model, packed, targets)
+        chosen = errors.gather(1, labels[:, None]).squeeze(1)
         entry = {"round": rnd, "seconds": round(time.perf_counter() - start, 1),
-                 "train_mse": float(kernel_errors(model, packed, targets).gather(
-                     1, labels[:, None]).mean() / len(MISSING)),
+                 "train_mse": float(chosen.mean() / len(MISSING)),
+                 "train_psnr": float((-10 * torch.log10(chosen.mean((1, 2)) / len(MISSING))).mean()),
                  "kernel_use": counts.tolist()}
         if evaluate is not None:
             entry["val"] = evaluate(model)
@@ -127,7 +151,9 @@ def train_pafu_linear(model: PafuLinearDemosaic, images, *, crops=2000, size=96,
         history.append(entry)
         if rnd == rounds:
             break
-        errors = kernel_errors(model, packed, targets)
+        if balance is not None:
+            weights = crop_weights(chosen, balance)
+            errors = errors * weights.view(-1, 1, 1, 1)
         if rnd == 0:
             train_selector(model, packed, errors, selector_epochs, lr, seed, imitate=labels)
         train_selector(model, packed, errors, selector_epochs, lr, seed + rnd + 1)

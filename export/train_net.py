@@ -16,14 +16,13 @@ log = logging.getLogger("imgadapt.train")
 
 
 def make_batch(images, batch: int, patch: int, rng: np.random.Generator, noise: bool, pad: int = 0,
-               jitter: float = 0.05, exposure=(1.0, 1.0)):
+               jitter: float = 0.05, exposure=(1.0, 1.0), scales=(1.0, 0.7, 0.5, 0.35, 0.25)):
     """Clean RGB targets and their (optionally noisy) 8-bit RGGB mosaics.
 
-    The mosaics are mirrored outwards by ``pad`` pixels (even, so the Bayer phase holds) exactly as
-    the runtime extends images before inference; the loss is then taken on the unpadded region, so
-    the network never learns to lean on its own zero padding.
+    The mosaics are mirrored outwards by ``pad`` pixels (even, so the Bayer phase holds) as the
+    runtime extends images before inference; the loss is then taken on the unpadded region.
     """
-    rgb = quantize(random_crops(images, batch, patch, rng, jitter=jitter, exposure=exposure))
+    rgb = quantize(random_crops(images, batch, patch, rng, scales=scales, jitter=jitter, exposure=exposure))
     mos = mosaic_rggb(rgb)
     if noise:
         a, b = sample_noise_levels(batch, rng)
@@ -42,9 +41,13 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
 def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16, patch: int = 96,
                   lr: float = 1e-3, seed: int = 0, noise: bool = False, decorrelation: float = 1e-4,
                   kernel_lr_scale: float = 0.03, weight_decay: float = 1e-4, pad: int | None = None,
-                  jitter: float = 0.05, exposure=(1.0, 1.0), checkpoint: Path | None = None,
-                  log_every: int = 50) -> dict:
-    """AdamW with a one-cycle schedule on the MSE of the RGB output.
+                  jitter: float = 0.05, exposure=(1.0, 1.0), scales=(1.0, 0.7, 0.5, 0.35, 0.25),
+                  balance: float | None = 5e-6, checkpoint: Path | None = None, log_every: int = 50) -> dict:
+    """AdamW with a one-cycle schedule on the error of the RGB output.
+
+    With ``balance`` (an MSE floor) the loss is the mean over crops of ``10 log10(mse + balance)``,
+    the mean PSNR the model is judged by, so easy crops count as much as the hardest, most aliased
+    ones; ``None`` takes the plain MSE over the batch.
 
     PAFU selectors are kept as initialised (hard argmax, frozen); their kernels (or a plain input
     convolution in their place) learn at ``kernel_lr_scale`` times the rate of the rest of the network, so kernels that start from a
@@ -53,6 +56,8 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     """
     if pad is None:  # mirror as far as the network reaches, as the runtime does
         pad = -(-(model.receptive_field // 2 + 1) // 2) * 2
+    if pad % 2:
+        raise ValueError(f"pad must be even to keep the Bayer phase, got {pad}")
     pafus = [m for m in model.modules() if isinstance(m, PAFU)]
     for p in pafus:
         p.selector.requires_grad_(False)
@@ -79,10 +84,12 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
         model.train()
         for p in pafus:
             p.eval()
-        mos, rgb = make_batch(images, batch, patch, rng, noise, pad, jitter, exposure)
+        mos, rgb = make_batch(images, batch, patch, rng, noise, pad, jitter, exposure, scales)
         out = model(mos)
-        loss = F.mse_loss(out[..., pad:pad + patch, pad:pad + patch] if pad else out, rgb)
-        total = loss + decorrelation * sum(p.decorrelation_loss() for p in pafus) if pafus else loss
+        err = ((out[..., pad:pad + patch, pad:pad + patch] if pad else out) - rgb).pow(2).mean((1, 2, 3))
+        loss = err.mean()
+        objective = loss if balance is None else 10 * torch.log10(err + balance).mean()
+        total = objective + decorrelation * sum(p.decorrelation_loss() for p in pafus) if pafus else objective
         opt.zero_grad()
         total.backward()
         opt.step()
@@ -101,4 +108,5 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
                 Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
                 torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                             "step": step + 1, "history": history}, checkpoint)
-    return {"steps": steps, "batch": batch, "patch": patch, "pad": pad, "lr": lr, "history": history[-5:]}
+    return {"steps": steps, "batch": batch, "patch": patch, "pad": pad, "lr": lr, "balance": balance,
+            "scales": list(scales), "jitter": jitter, "exposure": list(exposure), "history": history[-5:]}

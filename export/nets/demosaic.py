@@ -14,9 +14,24 @@ from ..layers.pafu import PAFU
 # (colour, site) of the 8 values a packed RGGB pixel lacks; sites 0..3 are R, G(0,1), G(1,0), B.
 MISSING = ((0, 1), (0, 2), (0, 3), (1, 0), (1, 3), (2, 0), (2, 1), (2, 2))
 KNOWN = ((0, 0), (1, 1), (1, 2), (2, 3))
-# Channel c * 4 + s of the pixel-shuffle input is colour c at site s; take it from the packed
-# mosaic (channels 0..3) when measured, else from the missing values (channels 4..11).
-_ASSEMBLY_ORDER = [s if (c, s) in KNOWN else 4 + MISSING.index((c, s)) for c in range(3) for s in range(4)]
+def _site_weight(entries) -> torch.Tensor:
+    """One-hot 2x2 kernels ``(len(entries), 3, 2, 2)`` putting entry i at colour c, site s."""
+    w = torch.zeros(len(entries), 3, 2, 2)
+    for i, (c, site) in enumerate(entries):
+        w[i, c, site // 2, site % 2] = 1.0
+    return w
+
+
+# Space-to-depth and depth-to-space as strided (transposed) convolutions with one-hot kernels: exact,
+# and on onnxruntime several times faster than the SpaceToDepth / DepthToSpace kernels. The
+# assembly kernel also puts every value at its colour and site, so no channel reordering is needed.
+_PACK = _site_weight(KNOWN).sum(1, keepdim=True)
+_ASSEMBLE = _site_weight(KNOWN + MISSING)
+
+
+def pack_mosaic(mosaic: torch.Tensor) -> torch.Tensor:
+    """RGGB mosaic ``(N, 1, H, W)`` to the packed ``(N, 4, H/2, W/2)``: R, G(0,1), G(1,0), B."""
+    return F.conv2d(mosaic, _PACK.to(mosaic.dtype), stride=2)
 
 
 def missing_targets(rgb: torch.Tensor) -> torch.Tensor:
@@ -27,8 +42,7 @@ def missing_targets(rgb: torch.Tensor) -> torch.Tensor:
 
 def assemble(packed: torch.Tensor, missing: torch.Tensor) -> torch.Tensor:
     """Packed mosaic ``(N, 4, h, w)`` and its 8 missing values to RGB ``(N, 3, 2h, 2w)``."""
-    full = torch.cat([packed, missing], 1)[:, _ASSEMBLY_ORDER]
-    return F.pixel_shuffle(full, 2)
+    return F.conv_transpose2d(torch.cat([packed, missing], 1), _ASSEMBLE.to(packed.dtype), stride=2)
 
 
 class StructureFeatures(nn.Module):
@@ -116,20 +130,20 @@ class PafuLinearDemosaic(nn.Module):
         return self.features(packed)
 
     def forward(self, mosaic: torch.Tensor) -> torch.Tensor:
-        packed = F.pixel_unshuffle(mosaic, 2)
+        packed = pack_mosaic(mosaic)
         return assemble(packed, self.pafu(packed, self.guide(packed)))
 
 
 class _Block(nn.Module):
     """Residual block: two 3x3 convolutions (each behind a Gaussian envelope unless ``plain``)."""
 
-    def __init__(self, channels: int, radius: int, plain: bool):
+    def __init__(self, channels: int, radius: int, plain: bool, init_sigma: float = 1.0):
         super().__init__()
 
         def conv():
             if plain:
                 return nn.Conv2d(channels, channels, 3, padding=1)
-            return DisentangledConv(channels, channels, 3, radius=radius)
+            return DisentangledConv(channels, channels, 3, radius=radius, init_sigma=init_sigma)
         self.a, self.b = conv(), conv()
 
     @property
@@ -156,7 +170,8 @@ class PafuNetDemosaic(nn.Module):
 
     def __init__(self, kernel_sizes: Sequence[int] = (3,) * 9 + (5,) * 8, features: int = 24, blocks: int = 4,
                  radius: int = 2, selector_channels: int = 16, selector_depth: int = 2,
-                 structure_sigmas: Sequence[float] = (1.5,), with_mosaic: bool = False, plain: bool = False):
+                 structure_sigmas: Sequence[float] = (1.5,), with_mosaic: bool = False, plain: bool = False,
+                 init_sigma: float = 1.0):
         super().__init__()
         self.plain = plain
         if plain:
@@ -167,7 +182,7 @@ class PafuNetDemosaic(nn.Module):
             self.input = PAFU(4, len(MISSING), kernel_sizes, selector_channels=selector_channels,
                               selector_depth=selector_depth, selector_in_channels=self.features.channels)
         self.embed = nn.Conv2d(4 + len(MISSING), features, 3, padding=1)
-        self.body = nn.Sequential(*[_Block(features, radius, plain) for _ in range(blocks)])
+        self.body = nn.Sequential(*[_Block(features, radius, plain, init_sigma) for _ in range(blocks)])
         self.head = nn.Conv2d(features, len(MISSING), 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -189,7 +204,7 @@ class PafuNetDemosaic(nn.Module):
         self.features.load_state_dict(linear.features.state_dict())
 
     def forward(self, mosaic: torch.Tensor) -> torch.Tensor:
-        packed = F.pixel_unshuffle(mosaic, 2)
+        packed = pack_mosaic(mosaic)
         if self.plain:
             linear = self.input(packed)
         else:

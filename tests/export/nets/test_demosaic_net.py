@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from export.data import mosaic_rggb, pack
@@ -105,3 +106,35 @@ def test_plain_ablation_has_no_adaptive_layers():
     plain = create("demosaic/pafu-net-tiny", plain=True)
     assert not any(isinstance(m, (PAFU, DisentangledConv)) for m in plain.modules())
     assert plain(torch.rand(1, 1, 16, 16)).shape == (1, 3, 16, 16)
+
+
+def test_pack_and_assemble_match_space_to_depth():
+    from export.nets.demosaic import pack_mosaic
+
+    rgb = torch.rand(2, 3, 6, 10, dtype=torch.float64)
+    mos = mosaic_rggb(rgb)
+    torch.testing.assert_close(pack_mosaic(mos), torch.nn.functional.pixel_unshuffle(mos, 2))
+    packed = pack_mosaic(mos)
+    assert assemble(packed, missing_targets(rgb)).dtype == torch.float64
+
+
+def test_crop_weights_favour_easy_crops_with_mean_one():
+    from export.train_demosaic import crop_weights
+
+    errors = torch.tensor([1e-4, 1e-3, 1e-2]).view(3, 1, 1).expand(3, 4, 4) * 8
+    w = crop_weights(errors, floor=1e-5)
+    torch.testing.assert_close(w.mean(), torch.tensor(1.0))
+    assert w[0] > w[1] > w[2]
+    # the floor caps how much a near-perfect crop can weigh
+    assert crop_weights(errors * 0, floor=1e-5).allclose(torch.ones(3))
+
+
+def test_balanced_objective_trains():
+    from export.train_net import train_network
+
+    net = create("demosaic/pafu-net-tiny", plain=True)
+    summary = train_network(net, smooth_images(), steps=2, batch=2, patch=16, pad=4, log_every=1,
+                            balance=1e-5, scales=(1.0,))
+    assert summary["balance"] == 1e-5 and np.isfinite(summary["history"][-1]["mse"])
+    with pytest.raises(ValueError, match="even"):
+        train_network(net, smooth_images(), steps=1, batch=1, patch=16, pad=3)
