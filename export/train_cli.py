@@ -40,11 +40,19 @@ def _command(argv: list[str]) -> str:
 def train_demosaic_linear(args, argv) -> dict:
     from .train_demosaic import train_pafu_linear
 
-    model = nets.create(args.name)
     images = load_folder(args.data)
-    history = train_pafu_linear(model, images, crops=args.crops, size=args.patch, rounds=args.rounds,
-                                selector_epochs=args.selector_epochs, seed=args.seed, scales=args.scales,
-                                balance=args.balance or None)
+    # Selector training finds a local optimum that depends on the initial selector: train from
+    # several initialisations on the same crops and keep the best by the training objective.
+    runs = []
+    for restart in range(args.restarts):
+        torch.manual_seed(args.seed + restart)
+        candidate = nets.create(args.name)
+        history = train_pafu_linear(candidate, images, crops=args.crops, size=args.patch, rounds=args.rounds,
+                                    selector_epochs=args.selector_epochs, seed=args.seed, scales=args.scales,
+                                    balance=args.balance or None)
+        log.info("restart %d: train PSNR %.3f dB", restart, history[-1]["train_psnr"])
+        runs.append((history[-1]["train_psnr"], restart, candidate, history))
+    _, chosen, model, history = max(runs, key=lambda r: r[0])
     cfg = {"kernel_sizes": list(model.pafu.kernel_sizes), "selector_channels": model.pafu.selector_channels,
            "selector_depth": model.pafu.selector_depth}
     card = {
@@ -55,9 +63,11 @@ def train_demosaic_linear(args, argv) -> dict:
         "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
                   "crops": args.crops, "patch": args.patch, "rounds": args.rounds,
                   "selector_epochs": args.selector_epochs, "scales": list(args.scales),
-                  "balance": args.balance or None,
-                  "steps": f"{args.rounds + 1} least-squares solves, {args.rounds} selector trainings of "
-                           f"{args.selector_epochs} epochs over {args.crops} crops",
+                  "balance": args.balance or None, "restarts": args.restarts,
+                  "restart_train_psnr": [round(r[0], 4) for r in runs], "chosen_restart": chosen,
+                  "steps": f"{args.restarts} x ({args.rounds + 1} least-squares solves, {args.rounds} selector "
+                           f"trainings of {args.selector_epochs} epochs over {args.crops} crops), best by "
+                           "training PSNR",
                   "history": [{k: v for k, v in h.items() if k != "kernel_use"} for h in history],
                   "kernel_use": history[-1]["kernel_use"]},
         "config": cfg,
@@ -118,11 +128,14 @@ def train_demosaic_net(args, argv) -> dict:
     from .train_net import train_network
 
     arch = args.name.replace("-denoise", "")
-    model = nets.create(arch)
-    if args.init:
+    config = {}
+    if args.init:  # the input PAFU takes the linear model's (possibly pruned) kernel group
         state = torch.load(args.init, weights_only=False)
         linear = PafuLinearDemosaic(**state["config"])
         linear.load_state_dict(state["state_dict"])
+        config["kernel_sizes"] = list(linear.pafu.kernel_sizes)
+    model = nets.create(arch, **config)
+    if args.init and not getattr(model, "plain", False):
         model.init_from_linear(linear)
     noise = args.name.endswith("-denoise")
     images = load_folder(args.data)
@@ -148,7 +161,7 @@ def train_demosaic_net(args, argv) -> dict:
         "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
                   "init": _portable(args.init) if args.init else None, "noise": noise, **summary},
     }
-    return ship_demosaic(model, card, args, {}, noise)
+    return ship_demosaic(model, card, args, config, noise)
 
 
 NOISE_LEVELS = {"low": (1e-3, 1e-5), "medium": (4e-3, 4e-5), "high": (1e-2, 1e-4)}
@@ -204,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patch", type=int, default=96, help="crop size in pixels (even)")
     parser.add_argument("--rounds", type=int, default=4, help="selector/kernel alternations")
     parser.add_argument("--selector-epochs", type=int, default=4)
+    parser.add_argument("--restarts", type=int, default=4,
+                        help="linear PAFU: selector initialisations tried, the best by training PSNR kept")
     parser.add_argument("--scales", type=_floats, default=(1.0, 0.7, 0.5, 0.35, 0.25),
                         help="comma-separated crop scales (downscaling before cropping)")
     parser.add_argument("--balance", type=float, default=5e-6,

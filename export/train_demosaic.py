@@ -126,11 +126,13 @@ def selector_labels(model: PafuLinearDemosaic, packed, batch=64) -> torch.Tensor
 
 def train_pafu_linear(model: PafuLinearDemosaic, images, *, crops=2000, size=96, rounds=4,
                       selector_epochs=4, lr=3e-3, seed=0, scales=(1.0, 0.7, 0.5, 0.35, 0.25),
-                      balance: float | None = 1e-4, evaluate=None) -> list[dict]:
+                      balance: float | None = 5e-6, prune: bool = True, evaluate=None) -> list[dict]:
     """Alternate least-squares kernel solves and selector training; returns a log per round.
 
     With ``balance`` (an MSE floor), every round after the first weights the crops by
-    :func:`crop_weights` in both the kernel solve and the selector's objective.
+    :func:`crop_weights` in both the kernel solve and the selector's objective. With ``prune``,
+    kernels the final selector picks for no training pixel leave the group (and the exported graph);
+    the output on the training crops is unchanged.
     """
     torch.manual_seed(seed)
     start = time.perf_counter()
@@ -150,6 +152,11 @@ def train_pafu_linear(model: PafuLinearDemosaic, images, *, crops=2000, size=96,
         log.info("round %s: %s", rnd, entry)
         history.append(entry)
         if rnd == rounds:
+            if prune and (counts == 0).any():
+                keep = counts.nonzero().squeeze(1).tolist()
+                model.pafu = model.pafu.prune(keep)
+                entry["kept_kernels"] = keep
+                log.info("pruned %d never-selected kernels, %d left", len(counts) - len(keep), len(keep))
             break
         if balance is not None:
             weights = crop_weights(chosen, balance)

@@ -1,6 +1,7 @@
 """Demosaicking networks on the packed (2x2 space-to-depth) RGGB mosaic."""
 from __future__ import annotations
 
+import copy
 import math
 from typing import Sequence
 
@@ -197,11 +198,12 @@ class PafuNetDemosaic(nn.Module):
         return 2 * (2 * radius + 1) + 2
 
     def init_from_linear(self, linear: PafuLinearDemosaic) -> None:
-        """Start the input PAFU (selector, structure features and kernels) from a linear model."""
+        """Start the input PAFU (selector, structure features and kernels) from a linear model,
+        taking its kernel group as it is (a pruned group included)."""
         if self.plain:
             raise ValueError("the plain ablation has no PAFU to initialise")
-        self.input.load_state_dict(linear.pafu.state_dict())
-        self.features.load_state_dict(linear.features.state_dict())
+        self.input = copy.deepcopy(linear.pafu)
+        self.features = copy.deepcopy(linear.features)
 
     def forward(self, mosaic: torch.Tensor) -> torch.Tensor:
         packed = pack_mosaic(mosaic)

@@ -59,6 +59,7 @@ def test_training_beats_single_kernel_and_exports():
     model = create("demosaic/pafu-linear-tiny")
     history = train_pafu_linear(model, smooth_images(), crops=24, size=32, rounds=1, selector_epochs=1, seed=0)
     assert len(history) == 2 and all(np.isfinite(h["train_mse"]) for h in history)
+    assert model.pafu.num_kernels == sum(1 for c in history[-1]["kernel_use"] if c)  # unused pruned
     model.eval()
     rgb = torch.from_numpy(np.stack(smooth_images(1, 48, seed=5))).permute(0, 3, 1, 2)
     err = ((model(mosaic_rggb(rgb)) - rgb)[..., 4:-4, 4:-4] ** 2).mean()
@@ -138,3 +139,4 @@ def test_balanced_objective_trains():
     assert summary["balance"] == 1e-5 and np.isfinite(summary["history"][-1]["mse"])
     with pytest.raises(ValueError, match="even"):
         train_network(net, smooth_images(), steps=1, batch=1, patch=16, pad=3)
+
