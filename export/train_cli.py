@@ -49,7 +49,7 @@ def train_demosaic_linear(args, argv) -> dict:
         candidate = nets.create(args.name)
         history = train_pafu_linear(candidate, images, crops=args.crops, size=args.patch, rounds=args.rounds,
                                     selector_epochs=args.selector_epochs, seed=args.seed, scales=args.scales,
-                                    balance=args.balance or None)
+                                    balance=args.balance or None, prune_below=args.prune_below or None)
         log.info("restart %d: train PSNR %.3f dB", restart, history[-1]["train_psnr"])
         runs.append((history[-1]["train_psnr"], restart, candidate, history))
     _, chosen, model, history = max(runs, key=lambda r: r[0])
@@ -64,6 +64,7 @@ def train_demosaic_linear(args, argv) -> dict:
                   "crops": args.crops, "patch": args.patch, "rounds": args.rounds,
                   "selector_epochs": args.selector_epochs, "scales": list(args.scales),
                   "balance": args.balance or None, "restarts": args.restarts,
+                  "prune_below": args.prune_below or None,
                   "restart_train_psnr": [round(r[0], 4) for r in runs], "chosen_restart": chosen,
                   "steps": f"{args.restarts} x ({args.rounds + 1} least-squares solves, {args.rounds} selector "
                            f"trainings of {args.selector_epochs} epochs over {args.crops} crops), best by "
@@ -217,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patch", type=int, default=96, help="crop size in pixels (even)")
     parser.add_argument("--rounds", type=int, default=4, help="selector/kernel alternations")
     parser.add_argument("--selector-epochs", type=int, default=4)
+    parser.add_argument("--prune-below", type=float, default=0.005,
+                        help="linear PAFU: drop kernels picked for less than this share of training pixels")
     parser.add_argument("--restarts", type=int, default=4,
                         help="linear PAFU: selector initialisations tried, the best by training PSNR kept")
     parser.add_argument("--scales", type=_floats, default=(1.0, 0.7, 0.5, 0.35, 0.25),

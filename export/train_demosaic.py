@@ -119,6 +119,18 @@ def train_selector(model: PafuLinearDemosaic, packed, errors, epochs: int, lr: f
     return total / len(packed)
 
 
+def _prune_and_refit(model: PafuLinearDemosaic, packed, targets, weights, keep_mask, start) -> dict:
+    keep = keep_mask.nonzero().squeeze(1).tolist()
+    model.pafu = model.pafu.prune(keep)
+    labels = selector_labels(model, packed)
+    counts = solve_kernels(model, packed, targets, labels, weights=weights)
+    chosen = kernel_errors(model, packed, targets).gather(1, labels[:, None]).squeeze(1)
+    return {"round": "pruned", "seconds": round(time.perf_counter() - start, 1), "kept_kernels": keep,
+            "train_mse": float(chosen.mean() / len(MISSING)),
+            "train_psnr": float((-10 * torch.log10(chosen.mean((1, 2)) / len(MISSING))).mean()),
+            "kernel_use": counts.tolist()}
+
+
 @torch.no_grad()
 def selector_labels(model: PafuLinearDemosaic, packed, batch=64) -> torch.Tensor:
     return torch.cat([model.pafu.logits(model.guide(packed[i:i + batch])).argmax(1) for i in range(0, len(packed), batch)])
@@ -126,13 +138,15 @@ def selector_labels(model: PafuLinearDemosaic, packed, batch=64) -> torch.Tensor
 
 def train_pafu_linear(model: PafuLinearDemosaic, images, *, crops=2000, size=96, rounds=4,
                       selector_epochs=4, lr=3e-3, seed=0, scales=(1.0, 0.7, 0.5, 0.35, 0.25),
-                      balance: float | None = 5e-6, prune: bool = True, evaluate=None) -> list[dict]:
+                      balance: float | None = 5e-6, prune_below: float | None = 0.005,
+                      evaluate=None) -> list[dict]:
     """Alternate least-squares kernel solves and selector training; returns a log per round.
 
     With ``balance`` (an MSE floor), every round after the first weights the crops by
-    :func:`crop_weights` in both the kernel solve and the selector's objective. With ``prune``,
-    kernels the final selector picks for no training pixel leave the group (and the exported graph);
-    the output on the training crops is unchanged.
+    :func:`crop_weights` in both the kernel solve and the selector's objective. Kernels the final
+    selector picks for less than ``prune_below`` of the training pixels then leave the group (and
+    the exported graph, whose cost grows with the group); the pixels they served go to the
+    selector's next choice and the kept kernels are solved once more.
     """
     torch.manual_seed(seed)
     start = time.perf_counter()
@@ -152,11 +166,10 @@ def train_pafu_linear(model: PafuLinearDemosaic, images, *, crops=2000, size=96,
         log.info("round %s: %s", rnd, entry)
         history.append(entry)
         if rnd == rounds:
-            if prune and (counts == 0).any():
-                keep = counts.nonzero().squeeze(1).tolist()
-                model.pafu = model.pafu.prune(keep)
-                entry["kept_kernels"] = keep
-                log.info("pruned %d never-selected kernels, %d left", len(counts) - len(keep), len(keep))
+            share = counts.double() / counts.sum()
+            if prune_below is not None and (share < prune_below).any():
+                history.append(_prune_and_refit(model, packed, targets, weights, share >= prune_below, start))
+                log.info("pruned to %d kernels: %s", model.pafu.num_kernels, history[-1])
             break
         if balance is not None:
             weights = crop_weights(chosen, balance)

@@ -229,14 +229,19 @@ def pafu_linear_tiny(**kw):
     return PafuLinearDemosaic(**{"kernel_sizes": (3, 3, 5), "selector_channels": 4, "selector_depth": 1, **kw})
 
 
+# Envelopes train with 9 taps (radius 4) from a narrow start (sigma 0.5, close to the identity), so
+# the body begins as a plain residual network and widens its receptive field where that helps.
+_NET_DEFAULTS = {"kernel_sizes": (3,) * 9 + (5,) * 8, "radius": 4, "init_sigma": 0.5}
+
+
 @register("demosaic/pafu-net")
 def pafu_net(**kw):
-    return PafuNetDemosaic(**{"kernel_sizes": (3,) * 9 + (5,) * 8, **kw})
+    return PafuNetDemosaic(**{**_NET_DEFAULTS, **kw})
 
 
 @register("demosaic/pafu-net-plain")
 def pafu_net_plain(**kw):
-    return PafuNetDemosaic(**{"kernel_sizes": (3,) * 9 + (5,) * 8, **kw, "plain": True})
+    return PafuNetDemosaic(**{**_NET_DEFAULTS, **kw, "plain": True})
 
 
 @register("demosaic/pafu-net-tiny")
