@@ -35,7 +35,8 @@ class Model:
         self.providers = _session.choose_providers(providers, strict=strict)
         self.threads = threads
         self.session = _session.get_session(str(reg.onnx_path(card)), lambda: reg.verified_bytes(card),
-                                            self.providers, threads)
+                                            self.providers, threads,
+                                            card.get("runtime", {}).get("graph_optimization", "extended"))
         self._input = self.session.get_inputs()[0].name
         io = card.get("input", {})
         self.in_channels = int(io.get("channels", 3))

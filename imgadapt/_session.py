@@ -61,26 +61,36 @@ def choose_providers(requested=None, strict: bool = False, available=None) -> li
     return chosen
 
 
-def session_options(threads: int | None):
+GRAPH_OPTIMIZATIONS = ("extended", "all")
+
+
+def session_options(threads: int | None, optimization: str = "extended"):
+    """Session options: ``threads`` intra-op threads (``None``: onnxruntime's choice) and the
+    graph optimisation level, ``extended`` or ``all`` (which adds the NCHWc layout pass; a model
+    card names the one measured faster for that model, as the pass's reorders can cost more than
+    they save on few-channel graphs)."""
     opts = ort().SessionOptions()
     if threads is not None:
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise InputValueError(f"threads: expected a positive integer, got {threads!r}")
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-    # The NCHWc layout pass of ORT_ENABLE_ALL adds reorders that cost more than they save on the
-    # few-channel, full-resolution graphs of imgadapt's models (measured ~12 % slower on CPU).
-    opts.graph_optimization_level = ort().GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    if optimization not in GRAPH_OPTIMIZATIONS:
+        raise InputValueError(f"graph optimisation: expected one of {GRAPH_OPTIMIZATIONS}, got {optimization!r}")
+    level = ort().GraphOptimizationLevel
+    opts.graph_optimization_level = level.ORT_ENABLE_ALL if optimization == "all" else level.ORT_ENABLE_EXTENDED
     return opts
 
 
-def get_session(key: str, model_bytes_fn, providers: list[str], threads: int | None):
-    """The cached session for (key, providers, threads), creating it on first use."""
-    cache_key = (key, tuple(providers), threads)
+def get_session(key: str, model_bytes_fn, providers: list[str], threads: int | None,
+                optimization: str = "extended"):
+    """The cached session for (key, providers, threads, optimization), creating it on first use."""
+    cache_key = (key, tuple(providers), threads, optimization)
     with _lock:
         session = _cache.get(cache_key)
         if session is None:
-            session = ort().InferenceSession(model_bytes_fn(), session_options(threads), providers=providers)
+            session = ort().InferenceSession(model_bytes_fn(), session_options(threads, optimization),
+                                             providers=providers)
             if session.get_providers()[0] != providers[0]:
                 raise ProviderError(f"{providers[0]} failed to start for {key}; onnxruntime chose "
                                     f"{session.get_providers()[0]}")

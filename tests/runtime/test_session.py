@@ -49,3 +49,12 @@ def test_chosen_provider_logged(registry, caplog):
     with caplog.at_level("INFO", logger="imgadapt"):
         imgadapt.load("edges/conv", registry=registry)
     assert "runs on CPUExecutionProvider" in caplog.text
+
+
+def test_graph_optimisation_level_from_name():
+    ort = pytest.importorskip("onnxruntime")
+    assert _session.session_options(1, "all").graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert (_session.session_options(1).graph_optimization_level
+            == ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)
+    with pytest.raises(ValueError, match="extended"):
+        _session.session_options(1, "fastest")
