@@ -138,7 +138,7 @@ def selector_labels(model: PafuLinearDemosaic, packed, batch=64) -> torch.Tensor
 
 def train_pafu_linear(model: PafuLinearDemosaic, images, *, crops=2000, size=96, rounds=4,
                       selector_epochs=4, lr=3e-3, seed=0, scales=(1.0, 0.7, 0.5, 0.35, 0.25),
-                      balance: float | None = 5e-6, prune_below: float | None = 0.005,
+                      balance: float | None = 5e-6, prune_below: float | None = 1e-4,
                       evaluate=None) -> list[dict]:
     """Alternate least-squares kernel solves and selector training; returns a log per round.
 
