@@ -126,9 +126,13 @@ def _prune_and_refit(model: PafuLinearDemosaic, packed, targets, weights, keep_m
     counts = solve_kernels(model, packed, targets, labels, weights=weights)
     chosen = kernel_errors(model, packed, targets).gather(1, labels[:, None]).squeeze(1)
     return {"round": "pruned", "seconds": round(time.perf_counter() - start, 1), "kept_kernels": keep,
-            "train_mse": float(chosen.mean() / len(MISSING)),
-            "train_psnr": float((-10 * torch.log10(chosen.mean((1, 2)) / len(MISSING))).mean()),
-            "kernel_use": counts.tolist()}
+            **_fit(chosen), "kernel_use": counts.tolist()}
+
+
+def _fit(chosen_errors: torch.Tensor) -> dict:
+    """Training MSE and mean per-crop PSNR from the chosen kernels' errors ``(N, h, w)``."""
+    per_crop = chosen_errors.mean((1, 2)) / len(MISSING)
+    return {"train_mse": float(per_crop.mean()), "train_psnr": float((-10 * torch.log10(per_crop)).mean())}
 
 
 @torch.no_grad()
@@ -157,9 +161,7 @@ def train_pafu_linear(model: PafuLinearDemosaic, images, *, crops=2000, size=96,
         counts = solve_kernels(model, packed, targets, labels, weights=weights)
         errors = kernel_errors(model, packed, targets)
         chosen = errors.gather(1, labels[:, None]).squeeze(1)
-        entry = {"round": rnd, "seconds": round(time.perf_counter() - start, 1),
-                 "train_mse": float(chosen.mean() / len(MISSING)),
-                 "train_psnr": float((-10 * torch.log10(chosen.mean((1, 2)) / len(MISSING))).mean()),
+        entry = {"round": rnd, "seconds": round(time.perf_counter() - start, 1), **_fit(chosen),
                  "kernel_use": counts.tolist()}
         if evaluate is not None:
             entry["val"] = evaluate(model)
