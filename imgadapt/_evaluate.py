@@ -7,12 +7,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from . import _bayer
-from ._errors import InputDtypeError
+from ._errors import InputDtypeError, InputValueError
 from ._io import IMAGE_SUFFIXES, read_array
-from ._metrics import mean_psnr, rgb_psnr
+from ._metrics import mean_psnr, rgb_psnr, y_psnr
+from ._resize import downscale, modcrop
 
 log = logging.getLogger("imgadapt")
 
@@ -99,6 +101,100 @@ def demosaic_methods(models: list[str], peers: bool = True, denoise_peers: bool 
 
 
 NLM_STRENGTHS = (3, 5, 8, 12, 16)
+
+
+# --------------------------------------------------------------------------------------------
+# Super-resolution: Y-PSNR against the high-resolution image, LR made by antialiased bicubic
+
+SR_SCALES = range(2, 9)
+
+
+def check_sr_scale(scale) -> int:
+    """Return ``scale`` if it is an integer factor from 2 to 8, else raise :class:`InputValueError`."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale not in SR_SCALES:
+        raise InputValueError(f"scale: expected an integer from {SR_SCALES.start} to {SR_SCALES.stop - 1}, "
+                              f"got {scale!r}")
+    return int(scale)
+
+
+def evaluate_sr(images: list[tuple[str, np.ndarray]], scale: int, methods: dict[str, tuple[Callable, str]],
+                crop: int | None = None, repeats: int = 3) -> list[dict]:
+    """Y-PSNR (mean over images of per-image PSNR, ``scale`` px border) and output throughput.
+
+    Each high-resolution image is cropped to multiples of ``scale`` (:func:`modcrop`); its
+    low-resolution input is :func:`downscale` (antialiased bicubic, MATLAB ``imresize``), rounded to
+    the image's dtype. Quality is :func:`y_psnr` (BT.601 luma, MATLAB ``rgb2ycbcr``) of the upscaled
+    image against the cropped original.
+
+    Args:
+        images: ``(name, BGR image)`` pairs (the ground truth).
+        scale: upscaling factor, 2 to 8.
+        methods: ``name -> (function(low-res BGR) -> BGR scale x larger, source)``.
+        crop: border excluded from PSNR (default ``scale``).
+        repeats: timed runs per method (median, after one warm-up).
+
+    Returns:
+        One row per method: ``method``, ``source``, ``scale``, ``psnr_db`` (mean Y-PSNR),
+        ``per_image`` (name -> Y-PSNR) and ``mp_s`` (megapixels of output per second).
+    """
+    scale = check_sr_scale(scale)
+    crop = scale if crop is None else crop
+    pairs = [(name, hr, downscale(hr, scale)) for name, hr in ((n, modcrop(im, scale)) for n, im in images)]
+    megapixels = sum(hr.shape[0] * hr.shape[1] for _, hr, _ in pairs) / 1e6
+    rows = []
+    for method, (fn, source) in methods.items():
+        per_image = {}
+        for name, hr, lr in pairs:
+            out = fn(lr)
+            if out.shape != hr.shape:
+                raise InputValueError(f"{method}: expected a {scale}x upscaled image of shape {hr.shape} "
+                                      f"from {lr.shape}, got {out.shape}")
+            per_image[name] = round(y_psnr(out, hr, crop=crop), 3)
+        speed = throughput(lambda fn=fn: [fn(lr) for _, _, lr in pairs], megapixels, repeats)
+        row = {"method": method, "source": source, "scale": scale, "psnr_db": round(mean_psnr(per_image.values()), 3),
+               "per_image": per_image, "mp_s": round(speed, 2)}
+        log.info("%-24s %-20s x%d %7.3f dB %9.2f MP/s", method, source, scale, row["psnr_db"], row["mp_s"])
+        rows.append(row)
+    return rows
+
+
+def _cv2_upscale(interpolation: int) -> Callable[[np.ndarray, int], np.ndarray]:
+    def upscale(image: np.ndarray, scale: int) -> np.ndarray:
+        h, w = image.shape[:2]
+        return cv2.resize(image, (w * scale, h * scale), interpolation=interpolation)
+    return upscale
+
+
+SR_PEERS = {"opencv-bicubic": _cv2_upscale(cv2.INTER_CUBIC), "opencv-lanczos": _cv2_upscale(cv2.INTER_LANCZOS4)}
+
+
+def sr_methods(scale: int, models: list[str] | None = None, peers: bool = True) -> dict[str, tuple[Callable, str]]:
+    """The imgadapt super-resolution models for ``scale`` (loaded once) and, with ``peers``, OpenCV.
+
+    Args:
+        scale: upscaling factor, 2 to 8.
+        models: model names; ``None`` takes every installed ``sr`` model whose card has this scale.
+        peers: add ``cv2.resize`` bicubic and Lanczos.
+
+    Raises:
+        InputValueError: a named model upscales by another factor.
+    """
+    from ._model import load, registry
+
+    scale = check_sr_scale(scale)
+    if models is None:
+        reg = registry()
+        models = [n for n in reg.list("sr") if int(reg.resolve(n, "sr").get("scale", 0)) == scale]
+    methods: dict[str, tuple[Callable, str]] = {}
+    for name in models:
+        model = load(name, task="sr")
+        if model.scale != scale:
+            raise InputValueError(f"model {model.name!r} upscales x{model.scale}, expected x{scale}")
+        methods[model.name] = (model, "imgadapt")
+    if peers:
+        for name, upscale in SR_PEERS.items():
+            methods[name] = (lambda lr, up=upscale: up(lr, scale), "opencv-python")
+    return methods
 
 
 # --------------------------------------------------------------------------------------------

@@ -94,7 +94,13 @@ def _cmd_info(args) -> int:
 def _cmd_eval(args) -> int:
     from . import _evaluate, list_models
 
-    images = _evaluate.load_images(args.images)
+    try:
+        images = _evaluate.load_images(args.images)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        log.error("error: %s", exc)
+        return 2
+    if args.task == "sr":
+        return _eval_sr(args, images)
     if args.task == "raw":
         import tempfile
 
@@ -109,10 +115,31 @@ def _cmd_eval(args) -> int:
         return 0
     models = args.models or list_models("demosaic")
     methods = _evaluate.demosaic_methods(models, peers=not args.no_peers, denoise_peers=args.noise is not None and not args.no_peers)
-    rows = _evaluate.evaluate_demosaic(images, methods, crop=args.crop, repeats=args.repeats, noise=args.noise)
+    crop = 8 if args.crop is None else args.crop
+    rows = _evaluate.evaluate_demosaic(images, methods, crop=crop, repeats=args.repeats, noise=args.noise)
     print(f"{'method':28s} {'source':20s} {'PSNR dB':>8s} {'MP/s':>9s}")
     for r in sorted(rows, key=lambda r: -r["psnr_db"]):
         print(f"{r['method']:28s} {r['source']:20s} {r['psnr_db']:8.3f} {r['mp_s']:9.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def _eval_sr(args, images) -> int:
+    """``imgadapt eval sr``: Y-PSNR and output MP/s of the sr models for ``--scale`` and the OpenCV peers."""
+    from . import _evaluate
+
+    if args.scale is None:
+        log.error("error: eval sr needs --scale (2 to 8)")
+        return 2
+    methods = _evaluate.sr_methods(args.scale, models=args.models or None, peers=not args.no_peers)
+    if not methods:
+        log.error("error: nothing to measure: no sr model for x%d is installed and --no-peers was given", args.scale)
+        return 2
+    rows = _evaluate.evaluate_sr(images, args.scale, methods, crop=args.crop, repeats=args.repeats)
+    print(f"{'method':28s} {'source':20s} {'scale':>5s} {'Y-PSNR dB':>9s} {'MP/s out':>9s}")
+    for r in sorted(rows, key=lambda r: -r["psnr_db"]):
+        print(f"{r['method']:28s} {r['source']:20s} {'x' + str(r['scale']):>5s} {r['psnr_db']:9.3f} {r['mp_s']:9.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
@@ -336,13 +363,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("eval", help="quality and speed of models next to the peers, in one run")
-    p.add_argument("task", choices=["demosaic", "raw"],
+    p.add_argument("task", choices=["demosaic", "raw", "sr"],
                    help="demosaic: models and peers on mosaics in memory; raw: 'imgadapt convert' and LibRaw AHD "
-                        "on 14-bit DNG files made from the images (linear 16-bit output)")
-    p.add_argument("--images", required=True, help="folder of clean colour images (ground truth)")
-    p.add_argument("--models", nargs="*", default=None, help="models to measure (default: all of the task)")
+                        "on 14-bit DNG files made from the images (linear 16-bit output); sr: models and peers "
+                        "upscaling antialiased-bicubic downscales of the images (Y-PSNR)")
+    p.add_argument("--images", "--hr", dest="images", required=True,
+                   help="folder of clean colour images (ground truth; --hr for sr)")
+    p.add_argument("--scale", type=int, default=None, help="sr: upscaling factor, 2 to 8")
+    p.add_argument("--models", nargs="*", default=None,
+                   help="models to measure (default: all of the task; sr: all for --scale)")
     p.add_argument("--no-peers", action="store_true", help="skip the peers")
-    p.add_argument("--crop", type=int, default=8, help="border excluded from PSNR (default 8)")
+    p.add_argument("--crop", type=int, default=None, help="border excluded from PSNR (default 8; sr: the scale)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per method (median)")
     p.add_argument("--json", default=None, help="write the rows as JSON")
     p.add_argument("--noise", type=_noise_pair, default=None, metavar="A,B",

@@ -50,3 +50,135 @@ def test_eval_cli_writes_json(installed, tmp_path, rng, capsys):
 def test_noise_argument_is_checked():
     with pytest.raises(SystemExit):
         cli.main(["eval", "demosaic", "--images", ".", "--noise", "0.1"])
+
+
+# --------------------------------------------------------------------------------------------
+# Super-resolution
+
+
+def nearest_x2_onnx():
+    """A x2 nearest-neighbour upscaler (Resize, nearest) as an ONNX model."""
+    pytest.importorskip("onnx", reason="fixture models are built with onnx (dev extra)")
+    from onnx import TensorProto, helper, numpy_helper
+
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest")
+    graph = helper.make_graph([node], "nearest", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [scales])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.fixture
+def sr_installed(installed, monkeypatch):
+    """The fixture models plus ``sr/nearest-x2``, seen by the public API."""
+    import hashlib
+
+    import imgadapt._model as m
+    from imgadapt._registry import Registry
+
+    data = nearest_x2_onnx()
+    path = installed / "sr" / "nearest-x2.onnx"
+    path.write_bytes(data)
+    path.with_suffix(".json").write_text(json.dumps({
+        "name": "sr/nearest-x2", "task": "sr", "onnx_sha256": hashlib.sha256(data).hexdigest(),
+        "input": {"channels": 3}, "scale": 2, "receptive_field": 1}))
+    monkeypatch.setattr(m, "_registry", Registry([installed]))
+    return installed
+
+
+def smooth_folder(folder, rng, shapes=((41, 50), (36, 36))):
+    import cv2
+
+    folder.mkdir(exist_ok=True)
+    for i, (h, w) in enumerate(shapes):
+        x = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3)).astype(np.float64), (0, 0), 1.5)
+        write_array(folder / f"hr{i}.png", np.rint(255 * (x - x.min()) / (x.max() - x.min())).astype(np.uint8))
+    return folder
+
+
+def test_evaluate_sr_peers_rows(tmp_path, rng):
+    images = _evaluate.load_images(smooth_folder(tmp_path, rng))
+    rows = _evaluate.evaluate_sr(images, 2, _evaluate.sr_methods(2, models=[], peers=True), repeats=1)
+    assert [r["method"] for r in rows] == ["opencv-bicubic", "opencv-lanczos"]
+    for r in rows:
+        assert set(r["per_image"]) == {"hr0.png", "hr1.png"} and r["scale"] == 2 and r["mp_s"] > 0
+        assert 25 < r["psnr_db"] < 60
+
+
+def test_evaluate_sr_scores_the_modcropped_image(tmp_path, rng):
+    from imgadapt._metrics import y_psnr
+    from imgadapt._resize import downscale, modcrop
+
+    (name, image), = _evaluate.load_images(smooth_folder(tmp_path, rng, shapes=((41, 50),)))
+    calls = []
+
+    def nearest(lr):
+        calls.append(lr.shape)
+        return np.repeat(np.repeat(lr, 3, 0), 3, 1)
+
+    rows = _evaluate.evaluate_sr([(name, image)], 3, {"nearest": (nearest, "test")}, repeats=1)
+    assert calls[0] == (13, 16, 3)
+    hr = modcrop(image, 3)
+    expected = y_psnr(nearest(downscale(hr, 3)), hr, crop=3)
+    assert rows[0]["per_image"][name] == round(expected, 3)
+
+
+def test_evaluate_sr_rejects_wrong_output_shape(tmp_path, rng):
+    images = _evaluate.load_images(smooth_folder(tmp_path, rng))
+    with pytest.raises(ValueError, match="expected a 2x upscaled image"):
+        _evaluate.evaluate_sr(images, 2, {"same": (lambda lr: lr, "test")}, repeats=1)
+
+
+@pytest.mark.parametrize("scale", [1, 9, 2.0, True])
+def test_sr_scale_is_checked(scale):
+    with pytest.raises(ValueError, match="expected an integer from 2 to 8"):
+        _evaluate.sr_methods(scale)
+    with pytest.raises(ValueError, match="expected an integer from 2 to 8"):
+        _evaluate.evaluate_sr([], scale, {})
+
+
+def test_sr_methods_take_installed_models_of_the_scale(sr_installed):
+    assert set(_evaluate.sr_methods(2, peers=False)) == {"sr/conv-x2", "sr/nearest-x2"}
+    assert _evaluate.sr_methods(3, peers=False) == {}
+    with pytest.raises(ValueError, match="upscales x2, expected x4"):
+        _evaluate.sr_methods(4, models=["sr/conv-x2"])
+
+
+def test_evaluate_sr_runs_a_model(sr_installed, tmp_path, rng):
+    images = _evaluate.load_images(smooth_folder(tmp_path / "hr", rng))
+    rows = _evaluate.evaluate_sr(images, 2, _evaluate.sr_methods(2, models=["sr/nearest-x2"]), repeats=1)
+    by_method = {r["method"]: r for r in rows}
+    assert set(by_method) == {"sr/nearest-x2", "opencv-bicubic", "opencv-lanczos"}
+    assert by_method["sr/nearest-x2"]["source"] == "imgadapt"
+    # nearest neighbour is a worse upscaler than bicubic on smooth images
+    assert by_method["sr/nearest-x2"]["psnr_db"] < by_method["opencv-bicubic"]["psnr_db"]
+
+
+def test_eval_sr_cli_prints_table_and_writes_json(sr_installed, tmp_path, rng, capsys):
+    folder = smooth_folder(tmp_path / "hr", rng)
+    out = tmp_path / "rows.json"
+    assert cli.main(["eval", "sr", "--hr", str(folder), "--scale", "2", "--models", "sr/nearest-x2",
+                     "--repeats", "1", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["method"] for r in rows] == ["sr/nearest-x2", "opencv-bicubic", "opencv-lanczos"]
+    assert all({"method", "source", "psnr_db", "mp_s", "per_image"} <= set(r) for r in rows)
+    printed = capsys.readouterr().out
+    assert "Y-PSNR" in printed and "opencv-lanczos" in printed and "sr/nearest-x2" in printed
+
+
+def test_eval_sr_cli_errors(tmp_path, rng, caplog):
+    folder = smooth_folder(tmp_path / "hr", rng)
+    assert cli.main(["eval", "sr", "--hr", str(folder), "--scale", "1"]) == 2
+    assert "expected an integer from 2 to 8, got 1" in caplog.text
+    assert cli.main(["eval", "sr", "--hr", str(folder), "--scale", "9"]) == 2
+    assert cli.main(["eval", "sr", "--hr", str(folder)]) == 2
+    assert "needs --scale" in caplog.text
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["eval", "sr", "--hr", str(empty), "--scale", "2"]) == 2
+    assert "no colour images" in caplog.text
+    assert cli.main(["eval", "sr", "--hr", str(tmp_path / "missing"), "--scale", "2"]) == 2
+    assert cli.main(["eval", "sr", "--hr", str(folder), "--scale", "3", "--no-peers"]) == 2
+    assert "nothing to measure" in caplog.text
