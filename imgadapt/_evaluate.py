@@ -70,7 +70,7 @@ def evaluate_demosaic(images: list[tuple[str, np.ndarray]], methods: dict[str, t
     rows = []
     for method, (fn, source) in methods.items():
         per_image = {name: round(rgb_psnr(fn(mos, pattern), img, crop=crop), 3) for name, img, mos in mosaics}
-        speed = throughput(lambda: [fn(mos, pattern) for _, _, mos in mosaics], megapixels, repeats)
+        speed = throughput(lambda fn=fn: [fn(mos, pattern) for _, _, mos in mosaics], megapixels, repeats)
         row = {"method": method, "source": source, "psnr_db": round(mean_psnr(per_image.values()), 3),
                "per_image": per_image, "mp_s": round(speed, 2)}
         log.info("%-24s %-20s %7.3f dB %9.2f MP/s", method, source, row["psnr_db"], row["mp_s"])
