@@ -217,10 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crops", type=int, default=2000, help="random training crops")
     parser.add_argument("--patch", type=int, default=96, help="crop size in pixels (even)")
     parser.add_argument("--rounds", type=int, default=4, help="selector/kernel alternations")
-    parser.add_argument("--selector-epochs", type=int, default=4)
+    parser.add_argument("--selector-epochs", type=int, default=8)
     parser.add_argument("--prune-below", type=float, default=1e-4,
                         help="linear PAFU: drop kernels picked for less than this share of training pixels")
-    parser.add_argument("--restarts", type=int, default=4,
+    parser.add_argument("--restarts", type=int, default=1,
                         help="linear PAFU: selector initialisations tried, the best by training PSNR kept")
     parser.add_argument("--scales", type=_floats, default=(1.0, 0.7, 0.5, 0.35, 0.25),
                         help="comma-separated crop scales (downscaling before cropping)")
