@@ -107,21 +107,24 @@ def _cmd_eval(args) -> int:
         with tempfile.TemporaryDirectory(prefix="imgadapt-eval-raw-") as workdir:
             rows = _evaluate.evaluate_raw(images, workdir, model=(args.models or [None])[0], linearize=args.linearize,
                                           repeats=args.repeats, workers=args.workers)
-        print(f"{'method':48s} {'source':26s} {'PSNR dB':>8s} {'MP/s':>7s}")
-        for r in rows:
-            print(f"{r['method']:48s} {r['source']:26s} {r['psnr_db']:8.3f} {r['mp_s']:7.2f}")
-        if args.json:
-            Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
-        return 0
+        return _report(rows, f"{'method':48s} {'source':26s} {'PSNR dB':>8s} {'MP/s':>7s}",
+                       lambda r: f"{r['method']:48s} {r['source']:26s} {r['psnr_db']:8.3f} {r['mp_s']:7.2f}",
+                       args.json, sort=False)
     models = args.models or list_models("demosaic")
     methods = _evaluate.demosaic_methods(models, peers=not args.no_peers, denoise_peers=args.noise is not None and not args.no_peers)
     crop = 8 if args.crop is None else args.crop
     rows = _evaluate.evaluate_demosaic(images, methods, crop=crop, repeats=args.repeats, noise=args.noise)
-    print(f"{'method':28s} {'source':20s} {'PSNR dB':>8s} {'MP/s':>9s}")
-    for r in sorted(rows, key=lambda r: -r["psnr_db"]):
-        print(f"{r['method']:28s} {r['source']:20s} {r['psnr_db']:8.3f} {r['mp_s']:9.2f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return _report(rows, f"{'method':28s} {'source':20s} {'PSNR dB':>8s} {'MP/s':>9s}",
+                   lambda r: f"{r['method']:28s} {r['source']:20s} {r['psnr_db']:8.3f} {r['mp_s']:9.2f}", args.json)
+
+
+def _report(rows: list[dict], header: str, line, json_path: str | None, sort: bool = True) -> int:
+    """Print an evaluation table (best PSNR first unless ``sort`` is off) and write the rows as JSON."""
+    print(header)
+    for r in sorted(rows, key=lambda r: -r["psnr_db"]) if sort else rows:
+        print(line(r))
+    if json_path:
+        Path(json_path).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 
 
@@ -137,12 +140,9 @@ def _eval_sr(args, images) -> int:
         log.error("error: nothing to measure: no sr model for x%d is installed and --no-peers was given", args.scale)
         return 2
     rows = _evaluate.evaluate_sr(images, args.scale, methods, crop=args.crop, repeats=args.repeats)
-    print(f"{'method':28s} {'source':20s} {'scale':>5s} {'Y-PSNR dB':>9s} {'MP/s out':>9s}")
-    for r in sorted(rows, key=lambda r: -r["psnr_db"]):
-        print(f"{r['method']:28s} {r['source']:20s} {'x' + str(r['scale']):>5s} {r['psnr_db']:9.3f} {r['mp_s']:9.2f}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
-    return 0
+    return _report(rows, f"{'method':28s} {'source':20s} {'scale':>5s} {'Y-PSNR dB':>9s} {'MP/s out':>9s}",
+                   lambda r: f"{r['method']:28s} {r['source']:20s} {'x' + str(r['scale']):>5s} "
+                             f"{r['psnr_db']:9.3f} {r['mp_s']:9.2f}", args.json)
 
 
 def _cmd_convert(args) -> int:
