@@ -6,7 +6,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
@@ -92,7 +91,3 @@ def sample_noise_levels(n: int, rng: np.random.Generator, a_range=(1e-4, 1e-2), 
         return torch.from_numpy(np.exp(rng.uniform(np.log(lo), np.log(hi), n)).astype(np.float32))
     return loguniform(*a_range), loguniform(*b_range)
 
-
-def pack(mosaic: torch.Tensor) -> torch.Tensor:
-    """RGGB mosaic ``(N, 1, H, W)`` to ``(N, 4, H/2, W/2)``: channels R, G(0,1), G(1,0), B."""
-    return F.pixel_unshuffle(mosaic, 2)

@@ -136,11 +136,11 @@ def train_demosaic_net(args, argv) -> dict:
         linear.load_state_dict(state["state_dict"])
         config["kernel_sizes"] = list(linear.pafu.kernel_sizes)
     model = nets.create(arch, **config)
-    if args.init and not getattr(model, "plain", False):
+    plain = getattr(model, "plain", False)
+    if args.init and not plain:
         model.init_from_linear(linear)
     noise = args.name.endswith("-denoise")
     images = load_folder(args.data)
-    plain = getattr(model, "plain", False)
     if plain:
         from .train_demosaic import solve_plain_conv
 

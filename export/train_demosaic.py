@@ -14,9 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import mosaic_rggb, pack, quantize, random_crops
+from .data import mosaic_rggb, quantize, random_crops
 from .lsq import NormalEquations, kernel_support, patch_features
-from .nets.demosaic import MISSING, PafuLinearDemosaic, missing_targets
+from .nets.demosaic import MISSING, PafuLinearDemosaic, missing_targets, pack_mosaic
 from .structure_hash import structure_hash
 
 log = logging.getLogger("imgadapt.train")
@@ -26,7 +26,7 @@ def make_dataset(images, crops: int, size: int, seed: int, scales=(1.0, 0.7, 0.5
     """Packed 8-bit RGGB mosaics and their missing values from random crops."""
     rng = np.random.default_rng(seed)
     rgb = quantize(random_crops(images, crops, size, rng, scales=scales))
-    packed = pack(mosaic_rggb(rgb))
+    packed = pack_mosaic(mosaic_rggb(rgb))
     return packed, missing_targets(rgb)
 
 

@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from export.data import mosaic_rggb, pack
+from export.data import mosaic_rggb
 from export.lsq import NormalEquations, kernel_support, patch_features
 from export.nets import create, list_architectures
 from export.nets.demosaic import assemble, missing_targets
+from export.nets.demosaic import pack_mosaic as pack
 from export.onnx_io import onnx_max_abs_diff
 from export.train_demosaic import train_pafu_linear
 
