@@ -150,7 +150,7 @@ def train_demosaic_net(args, argv) -> dict:
              model.receptive_field)
     summary = train_network(model, images, steps=args.steps, batch=args.batch, patch=args.patch,
                             lr=args.lr, seed=args.seed, noise=noise, scales=args.scales, balance=args.balance or None,
-                            pad=args.pad, checkpoint=run_dir / "checkpoint.pt")
+                            pad=args.pad, kernel_lr_scale=args.kernel_lr_scale, checkpoint=run_dir / "checkpoint.pt")
     layers = [] if plain else ["pafu", "envelope"]
     card = {
         "name": args.name, "arch": arch, "task": "demosaic", "kind": "nonlinear", "layers": layers,
@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3000, help="networks: optimiser steps")
     parser.add_argument("--batch", type=int, default=16, help="networks: crops per step")
     parser.add_argument("--lr", type=float, default=1e-3, help="networks: peak learning rate")
+    parser.add_argument("--kernel-lr-scale", type=float, default=0.0,
+                        help="networks: learning-rate factor of the input layer's kernels (0: frozen)")
     parser.add_argument("--pad", type=int, default=16,
                         help="networks: mirrored context around each crop, even (the loss skips it)")
     parser.add_argument("--runs", default=str(REPO / "runs"), help="networks: folder for resumable checkpoints")

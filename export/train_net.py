@@ -38,9 +38,15 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
     return F.pad(x, (pad, pad, pad, pad), mode="reflect")
 
 
+def _set_layout(model: torch.nn.Module, layout: torch.memory_format) -> None:
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            m.to(memory_format=layout)
+
+
 def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16, patch: int = 96,
                   lr: float = 1e-3, seed: int = 0, noise: bool = False, decorrelation: float = 1e-4,
-                  kernel_lr_scale: float = 0.03, weight_decay: float = 1e-4, pad: int | None = None,
+                  kernel_lr_scale: float = 0.0, weight_decay: float = 1e-4, pad: int | None = None,
                   jitter: float = 0.05, exposure=(1.0, 1.0), scales=(1.0, 0.7, 0.5, 0.35, 0.25),
                   balance: float | None = 5e-6, checkpoint: Path | None = None, log_every: int = 50) -> dict:
     """AdamW with a one-cycle schedule on the error of the RGB output.
@@ -50,14 +56,18 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     ones; ``None`` takes the plain MSE over the batch.
 
     PAFU selectors are kept as initialised (hard argmax, frozen); their kernels (or a plain input
-    convolution in their place) learn at ``kernel_lr_scale`` times the rate of the rest of the network, so kernels that start from a
-    least-squares solution are refined rather than overwritten. A checkpoint is written every
-    ``log_every`` steps and training resumes from it.
+    convolution in their place) learn at ``kernel_lr_scale`` times the rate of the rest of the
+    network, so kernels that start from a least-squares solution are refined rather than
+    overwritten; at the default 0 the input layer stays frozen and costs no backward pass. The
+    network trains in channels-last layout (twice as fast for the envelopes' depthwise
+    convolutions on a CPU). A checkpoint is written every ``log_every`` steps and training resumes
+    from it.
     """
     if pad is None:  # mirror as far as the network reaches, as the runtime does
         pad = -(-(model.receptive_field // 2 + 1) // 2) * 2
     if pad % 2:
         raise ValueError(f"pad must be even to keep the Bayer phase, got {pad}")
+    _set_layout(model, torch.channels_last)
     pafus = [m for m in model.modules() if isinstance(m, PAFU)]
     for p in pafus:
         p.selector.requires_grad_(False)
@@ -65,6 +75,10 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     if isinstance(getattr(model, "input", None), torch.nn.Conv2d):  # the plain ablation's linear input
         kernel_ids.add(id(model.input.weight))
     kernels = [p for p in model.parameters() if id(p) in kernel_ids]
+    if kernel_lr_scale == 0:
+        for p in kernels:
+            p.requires_grad_(False)
+        kernels = []
     others = [p for p in model.parameters() if p.requires_grad and id(p) not in kernel_ids]
     groups = [{"params": others, "lr": lr}] + ([{"params": kernels, "lr": lr * kernel_lr_scale}] if kernels else [])
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
@@ -85,7 +99,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
         for p in pafus:
             p.eval()
         mos, rgb = make_batch(images, batch, patch, rng, noise, pad, jitter, exposure, scales)
-        out = model(mos)
+        out = model(mos.contiguous(memory_format=torch.channels_last))
         err = ((out[..., pad:pad + patch, pad:pad + patch] if pad else out) - rgb).pow(2).mean((1, 2, 3))
         loss = err.mean()
         objective = loss if balance is None else 10 * torch.log10(err + balance).mean()
@@ -108,5 +122,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
                 Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
                 torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                             "step": step + 1, "history": history}, checkpoint)
+    _set_layout(model, torch.contiguous_format)
     return {"steps": steps, "batch": batch, "patch": patch, "pad": pad, "lr": lr, "balance": balance,
+            "kernel_lr_scale": kernel_lr_scale,
             "scales": list(scales), "jitter": jitter, "exposure": list(exposure), "history": history[-5:]}

@@ -121,14 +121,14 @@ def test_pack_and_assemble_match_space_to_depth():
 
 
 def test_crop_weights_favour_easy_crops_with_mean_one():
-    from export.train_demosaic import crop_weights
+    from export.train_linear import crop_weights
 
     errors = torch.tensor([1e-4, 1e-3, 1e-2]).view(3, 1, 1).expand(3, 4, 4) * 8
-    w = crop_weights(errors, floor=1e-5)
+    w = crop_weights(errors, floor=1e-5, outputs=8)
     torch.testing.assert_close(w.mean(), torch.tensor(1.0))
     assert w[0] > w[1] > w[2]
     # the floor caps how much a near-perfect crop can weigh
-    assert crop_weights(errors * 0, floor=1e-5).allclose(torch.ones(3))
+    assert crop_weights(errors * 0, floor=1e-5, outputs=8).allclose(torch.ones(3))
 
 
 def test_balanced_objective_trains():
