@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -284,3 +285,94 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
     for row in rows:
         log.info("%-48s %-22s %7.3f dB %7.2f MP/s", row["method"], row["source"], row["psnr_db"], row["mp_s"])
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Boundary detection: BSDS-style ODS / OIS / AP (see imgadapt._boundary_metrics)
+
+
+@dataclass(frozen=True)
+class EdgeMethod:
+    """A boundary detector under evaluation.
+
+    ``run(image)`` is what a user calls (timed). Without ``levels``, it returns a float ``HxW``
+    probability map in [0, 1], evaluated at the thresholds; with ``levels(image)``, a list of binary
+    maps from permissive to strict (detector settings, named by ``level_names``) is evaluated instead.
+    """
+    run: Callable[[np.ndarray], np.ndarray]
+    source: str
+    levels: Callable[[np.ndarray], list] | None = None
+    level_names: tuple[str, ...] = ()
+
+
+def evaluate_edges(dataset: list[tuple[str, np.ndarray, list[np.ndarray]]], methods: dict[str, EdgeMethod],
+                   thresholds: int = 99, max_dist: float = 0.0075, repeats: int = 3) -> list[dict]:
+    """BSDS-style ODS, OIS and AP (:mod:`imgadapt._boundary_metrics`) and input throughput.
+
+    Args:
+        dataset: ``(name, 8-bit gray or BGR image, annotators' boundary maps)`` triples.
+        methods: ``name -> EdgeMethod``.
+        thresholds: evenly spaced thresholds of probability maps (BSDS: 99, 0.01 to 0.99).
+        max_dist: matching distance as a fraction of the image diagonal (BSDS: 0.0075).
+        repeats: timed runs of ``run`` over the dataset (median, after one warm-up).
+
+    Returns:
+        One row per method: ``method``, ``source``, ``ods``, ``ois``, ``ap``, ``ods_at`` (the level of
+        the ODS: threshold or setting), ``ods_precision``, ``ods_recall``, ``per_image`` (name -> F at
+        the image's best level) and ``mp_s`` (input megapixels per second through ``run``).
+    """
+    from . import _boundary_metrics as bm
+
+    values = bm.bsds_thresholds(thresholds)
+    megapixels = sum(image.shape[0] * image.shape[1] for _, image, _ in dataset) / 1e6
+    rows = []
+    for method, m in methods.items():
+        counts = []
+        for name, image, gts in dataset:
+            if m.levels is not None:
+                levels = m.levels(image)
+            else:
+                prob = m.run(image)
+                if getattr(prob, "shape", None) != image.shape[:2]:
+                    raise InputValueError(f"{method}: expected a boundary map of shape {image.shape[:2]} for {name}, "
+                                          f"got {getattr(prob, 'shape', type(prob).__name__)}")
+                levels = bm.threshold_levels(bm.check_probability(prob, f"{method} on {name}"), values)
+            counts.append(bm.level_counts(levels, gts, max_dist=max_dist))
+        s = bm.boundary_scores(counts)
+        names = m.level_names if m.levels is not None else tuple(f"t={t:.2f}" for t in values)
+        speed = throughput(lambda run=m.run: [run(image) for _, image, _ in dataset], megapixels, repeats)
+        row = {"method": method, "source": m.source, "ods": round(s["ods"], 4), "ois": round(s["ois"], 4),
+               "ap": round(s["ap"], 4), "ods_at": names[s["ods_level"]],
+               "ods_precision": round(s["ods_precision"], 4), "ods_recall": round(s["ods_recall"], 4),
+               "per_image": {name: round(f, 4) for (name, _, _), f in zip(dataset, s["image_f"])},
+               "mp_s": round(speed, 2)}
+        log.info("%-24s %-16s ODS %.4f OIS %.4f AP %.4f %9.2f MP/s", method, row["source"], row["ods"],
+                 row["ois"], row["ap"], row["mp_s"])
+        rows.append(row)
+    return rows
+
+
+EDGE_PEER_SIGMAS = (0.0, 2.0)
+
+
+def edge_methods(models: list[str] | None = None, peers: bool = True) -> dict[str, EdgeMethod]:
+    """The imgadapt edges models (loaded once; ``None``: every installed one) and, with ``peers``,
+    OpenCV Sobel and Canny (:mod:`imgadapt._edge_peers`), each without and with a Gaussian blur."""
+    from . import _edge_peers as ep
+    from ._model import load, registry
+
+    if models is None:
+        models = registry().list("edges")
+    methods: dict[str, EdgeMethod] = {}
+    for name in models:
+        model = load(name, task="edges")
+        methods[model.name] = EdgeMethod(model, "imgadapt")
+    if peers:
+        for sigma in EDGE_PEER_SIGMAS:
+            blur = f"opencv-gauss({sigma:g})+" if sigma else "opencv-"
+            methods[f"{blur}sobel"] = EdgeMethod(lambda im, s=sigma: ep.sobel_probability(im, s), "opencv-python")
+            methods[f"{blur}canny"] = EdgeMethod(
+                lambda im, s=sigma: ep.canny(im, ep.CANNY_DEFAULT_HIGH, s), "opencv-python",
+                levels=lambda im, s=sigma: ep.canny_levels(im, s),
+                level_names=tuple(f"high={h:g}" for h in ep.CANNY_HIGHS))
+    return methods

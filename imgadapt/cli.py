@@ -94,6 +94,8 @@ def _cmd_info(args) -> int:
 def _cmd_eval(args) -> int:
     from . import _evaluate, list_models
 
+    if args.task == "edges":
+        return _eval_edges(args)
     try:
         images = _evaluate.load_images(args.images)
     except (FileNotFoundError, NotADirectoryError) as exc:
@@ -143,6 +145,30 @@ def _eval_sr(args, images) -> int:
     return _report(rows, f"{'method':28s} {'source':20s} {'scale':>5s} {'Y-PSNR dB':>9s} {'MP/s out':>9s}",
                    lambda r: f"{r['method']:28s} {r['source']:20s} {'x' + str(r['scale']):>5s} "
                              f"{r['psnr_db']:9.3f} {r['mp_s']:9.2f}", args.json)
+
+
+def _eval_edges(args) -> int:
+    """``imgadapt eval edges``: BSDS-style ODS/OIS/AP and input MP/s of the edges models and OpenCV peers."""
+    from . import _evaluate
+    from ._boundary_io import load_edge_dataset
+
+    if args.gt is None:
+        log.error("error: eval edges needs --gt DIR (NAME.png, NAME_0.png NAME_1.png ..., or NAME.mat per image)")
+        return 2
+    try:
+        dataset = load_edge_dataset(args.images, args.gt)
+        methods = _evaluate.edge_methods(args.models or None, peers=not args.no_peers)
+        if not methods:
+            log.error("error: nothing to measure: no edges model is installed and --no-peers was given")
+            return 2
+        rows = _evaluate.evaluate_edges(dataset, methods, repeats=args.repeats)
+    except (FileNotFoundError, NotADirectoryError, ImportError) as exc:
+        log.error("error: %s", exc)
+        return 2
+    rows.sort(key=lambda r: -r["ods"])
+    return _report(rows, f"{'method':24s} {'source':16s} {'ODS':>6s} {'OIS':>6s} {'AP':>6s} {'ODS at':>12s} {'MP/s':>9s}",
+                   lambda r: f"{r['method']:24s} {r['source']:16s} {r['ods']:6.4f} {r['ois']:6.4f} {r['ap']:6.4f} "
+                             f"{r['ods_at']:>12s} {r['mp_s']:9.2f}", args.json, sort=False)
 
 
 def _cmd_convert(args) -> int:
@@ -363,12 +389,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("eval", help="quality and speed of models next to the peers, in one run")
-    p.add_argument("task", choices=["demosaic", "raw", "sr"],
+    p.add_argument("task", choices=["demosaic", "raw", "sr", "edges"],
                    help="demosaic: models and peers on mosaics in memory; raw: 'imgadapt convert' and LibRaw AHD "
                         "on 14-bit DNG files made from the images (linear 16-bit output); sr: models and peers "
-                        "upscaling antialiased-bicubic downscales of the images (Y-PSNR)")
+                        "upscaling antialiased-bicubic downscales of the images (Y-PSNR); edges: boundary models "
+                        "and OpenCV Sobel/Canny against --gt (BSDS ODS/OIS/AP)")
     p.add_argument("--images", "--hr", dest="images", required=True,
-                   help="folder of clean colour images (ground truth; --hr for sr)")
+                   help="folder of clean colour images (ground truth; --hr for sr; edges: 8-bit gray or colour)")
+    p.add_argument("--gt", default=None,
+                   help="edges: ground-truth folder: NAME.png (nonzero = boundary), NAME_0.png NAME_1.png ... "
+                        "(one per annotator) or NAME.mat (BSDS500) for each image NAME.*")
     p.add_argument("--scale", type=int, default=None, help="sr: upscaling factor, 2 to 8")
     p.add_argument("--models", nargs="*", default=None,
                    help="models to measure (default: all of the task; sr: all for --scale)")
