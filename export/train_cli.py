@@ -37,43 +37,103 @@ def _command(argv: list[str]) -> str:
     return "imgadapt train " + shlex.join(words)
 
 
-def train_demosaic_linear(args, argv) -> dict:
-    from .train_demosaic import train_pafu_linear
-
-    images = load_folder(args.data)
-    # Selector training finds a local optimum that depends on the initial selector: train from
-    # several initialisations on the same crops and keep the best by the training objective.
+def _best_of_restarts(args, train) -> tuple:
+    """Selector training finds a local optimum that depends on the initial selector: train from
+    ``--restarts`` initialisations on the same crops and keep the best by the training objective."""
     runs = []
     for restart in range(args.restarts):
         torch.manual_seed(args.seed + restart)
         candidate = nets.create(args.name)
-        history = train_pafu_linear(candidate, images, crops=args.crops, size=args.patch, rounds=args.rounds,
-                                    selector_epochs=args.selector_epochs, seed=args.seed, scales=args.scales,
-                                    balance=args.balance or None, prune_below=args.prune_below or None)
+        history = train(candidate)
         log.info("restart %d: train PSNR %.3f dB", restart, history[-1]["train_psnr"])
         runs.append((history[-1]["train_psnr"], restart, candidate, history))
     _, chosen, model, history = max(runs, key=lambda r: r[0])
-    cfg = {"kernel_sizes": list(model.pafu.kernel_sizes), "selector_channels": model.pafu.selector_channels,
-           "selector_depth": model.pafu.selector_depth}
+    return model, history, {"restarts": args.restarts, "restart_train_psnr": [round(r[0], 4) for r in runs],
+                            "chosen_restart": chosen}
+
+
+def _linear_train_record(args, argv, history, restarts: dict) -> dict:
+    return {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
+            "crops": args.crops, "patch": args.patch, "rounds": args.rounds,
+            "selector_epochs": args.selector_epochs, "scales": list(args.scales),
+            "balance": args.balance or None, "prune_below": args.prune_below or None, **restarts,
+            "steps": f"{args.restarts} x ({args.rounds + 1} least-squares solves, {args.rounds} selector "
+                     f"trainings of {args.selector_epochs} epochs over {args.crops} crops), best by training PSNR",
+            "history": [{k: v for k, v in h.items() if k != "kernel_use"} for h in history],
+            "kernel_use": history[-1]["kernel_use"]}
+
+
+def _linear_config(model) -> dict:
+    return {"kernel_sizes": list(model.pafu.kernel_sizes), "selector_channels": model.pafu.selector_channels,
+            "selector_depth": model.pafu.selector_depth}
+
+
+def train_demosaic_linear(args, argv) -> dict:
+    from .train_demosaic import train_pafu_linear
+
+    images = load_folder(args.data)
+    model, history, restarts = _best_of_restarts(args, lambda m: train_pafu_linear(
+        m, images, crops=args.crops, size=args.patch, rounds=args.rounds, selector_epochs=args.selector_epochs,
+        seed=args.seed, scales=args.scales, balance=args.balance or None, prune_below=args.prune_below or None))
+    cfg = _linear_config(model)
     card = {
         "name": args.name, "arch": args.name, "task": "demosaic", "kind": "linear", "layers": ["pafu"],
         "description": "Linear PAFU demosaicking: per 2x2 block, a selector on structure-tensor features "
                        "picks one of a group of least-squares kernels on the packed RGGB mosaic.",
         "input": MOSAIC_INPUT, "receptive_field": model.receptive_field, "default_rank": 1,
-        "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
-                  "crops": args.crops, "patch": args.patch, "rounds": args.rounds,
-                  "selector_epochs": args.selector_epochs, "scales": list(args.scales),
-                  "balance": args.balance or None, "restarts": args.restarts,
-                  "prune_below": args.prune_below or None,
-                  "restart_train_psnr": [round(r[0], 4) for r in runs], "chosen_restart": chosen,
-                  "steps": f"{args.restarts} x ({args.rounds + 1} least-squares solves, {args.rounds} selector "
-                           f"trainings of {args.selector_epochs} epochs over {args.crops} crops), best by "
-                           "training PSNR",
-                  "history": [{k: v for k, v in h.items() if k != "kernel_use"} for h in history],
-                  "kernel_use": history[-1]["kernel_use"]},
+        "train": _linear_train_record(args, argv, history, restarts),
         "config": cfg,
     }
     return ship_demosaic(model, card, args, cfg)
+
+
+def train_sr_linear(args, argv) -> dict:
+    from .train_sr import train_pafu_linear_sr
+
+    images = load_folder(args.data)
+    scales = args.scales if args.scales != DEFAULT_SCALES else (1.0, 0.7, 0.5)
+    model, history, restarts = _best_of_restarts(args, lambda m: train_pafu_linear_sr(
+        m, images, crops=args.crops, size=args.patch, rounds=args.rounds, selector_epochs=args.selector_epochs,
+        seed=args.seed, scales=scales, balance=args.balance or None, prune_below=args.prune_below or None))
+    cfg = _linear_config(model)
+    s = model.scale
+    card = {
+        "name": args.name, "arch": args.name, "task": "sr", "kind": "linear", "layers": ["pafu"], "scale": s,
+        "description": f"Linear PAFU x{s} super-resolution (a learned RAISR): per low-resolution pixel, a selector "
+                       "on structure-tensor features picks one of a group of least-squares kernels that maps the "
+                       f"pixel's neighbourhood to its {s * s} high-resolution sub-pixels.",
+        "input": {"channels": 1, "colour": "luma (BT.601 Y); chroma by bicubic interpolation",
+                  "range": "0-1 float, 8-bit trained"},
+        "receptive_field": model.receptive_field, "default_rank": 1,
+        "train": {**_linear_train_record(args, argv, history, restarts), "scales": list(scales)},
+        "config": cfg,
+    }
+    rng = np.random.default_rng(args.seed)
+    checks = [torch.from_numpy(rng.random((1, 1, 40, 56), dtype=np.float32)),
+              torch.from_numpy(rng.random((1, 1, 19, 23), dtype=np.float32))]
+    card = ship(model, card, Path(args.out), torch.zeros(1, 1, 32, 32), checks, cfg)
+    if args.val:
+        card = attach_sr_metrics(card, Path(args.out), args.val)
+    return card
+
+
+def attach_sr_metrics(card: dict, out_dir: Path, val: str) -> dict:
+    """``imgadapt eval sr`` on the shipped ONNX next to bicubic and Lanczos, stored in the card."""
+    s = card["scale"]
+    rows = _eval_rows(out_dir, ["sr", "--hr", val, "--scale", str(s)], card["name"])
+    ours = next(r for r in rows if r["method"] == card["name"])
+    bicubic = next((r for r in rows if r["method"] == "opencv-bicubic"), None)
+    card["metrics"] = {
+        "protocol": f"Y-PSNR (BT.601, MATLAB rgb2ycbcr), {s}-px border crop, mean over images; low-resolution "
+                    "input by antialiased bicubic (MATLAB imresize) of the 8-bit image; speed = output "
+                    "megapixels/s through the public API, median of 3 after warm-up, peers in the same run "
+                    "(imgadapt eval sr)",
+        "data": _portable(val), "images": list(ours["per_image"]), "measured": time.strftime("%Y-%m-%d"),
+        "psnr_db": ours["psnr_db"], "mp_s": ours["mp_s"], "rows": rows,
+        "summary": f"{ours['psnr_db']:.2f} dB val x{s}" + (f", bicubic {bicubic['psnr_db']:.2f} dB" if bicubic else ""),
+    }
+    write_card(Path(out_dir) / (card["name"] + ".json"), card)
+    return card
 
 
 def ship_demosaic(model, card: dict, args, config: dict, noise: bool = False) -> dict:
@@ -90,8 +150,8 @@ def ship_demosaic(model, card: dict, args, config: dict, noise: bool = False) ->
     return card
 
 
-def _eval_rows(out_dir: Path, val: str, name: str, extra: list[str] = ()) -> list[dict]:
-    """``imgadapt eval demosaic`` in a fresh, torch-free process (as a user runs it), so torch's
+def _eval_rows(out_dir: Path, task_args: list[str], name: str, extra: list[str] = ()) -> list[dict]:
+    """``imgadapt eval TASK_ARGS`` in a fresh, torch-free process (as a user runs it), so torch's
     thread pool cannot skew the timings; returns its JSON rows."""
     import os
     import subprocess
@@ -100,14 +160,14 @@ def _eval_rows(out_dir: Path, val: str, name: str, extra: list[str] = ()) -> lis
     with tempfile.TemporaryDirectory() as tmp:
         rows_path = Path(tmp) / "rows.json"
         env = dict(os.environ, IMGADAPT_MODEL_PATH=str(Path(out_dir).resolve()))
-        subprocess.run([sys.executable, "-m", "imgadapt.cli", "eval", "demosaic", "--images", val,
+        subprocess.run([sys.executable, "-m", "imgadapt.cli", "eval", *task_args,
                         "--models", name, "--json", str(rows_path), *extra], check=True, env=env)
         return json.loads(rows_path.read_text())
 
 
 def attach_demosaic_metrics(card: dict, out_dir: Path, val: str) -> dict:
     """Evaluate the shipped ONNX through the runtime next to the peers, and store it in the card."""
-    rows = _eval_rows(out_dir, val, card["name"])
+    rows = _eval_rows(out_dir, ["demosaic", "--images", val], card["name"])
     ours = next(r for r in rows if r["method"] == card["name"])
     peers = [r for r in rows if r["source"] != "imgadapt"]
     best = max(peers, key=lambda r: r["psnr_db"]) if peers else None
@@ -173,7 +233,7 @@ def attach_denoise_metrics(card: dict, out_dir: Path, val: str) -> dict:
     (every strength measured, the best one per level quoted)."""
     levels = {}
     for level, (a, b) in NOISE_LEVELS.items():
-        rows = _eval_rows(out_dir, val, card["name"], ["--noise", f"{a},{b}"])
+        rows = _eval_rows(out_dir, ["demosaic", "--images", val], card["name"], ["--noise", f"{a},{b}"])
         ours = next(r for r in rows if r["method"] == card["name"])
         nlm = [r for r in rows if r["method"].startswith("opencv-vng+nlm")]
         best = max(nlm, key=lambda r: r["psnr_db"])
@@ -203,7 +263,9 @@ def _floats(text: str) -> tuple[float, ...]:
 
 TRAINERS = {"demosaic/pafu-linear": train_demosaic_linear, "demosaic/pafu-net": train_demosaic_net,
             "demosaic/pafu-net-plain": train_demosaic_net, "demosaic/pafu-net-denoise": train_demosaic_net,
-            "demosaic/pafu-net-plain-denoise": train_demosaic_net}
+            "demosaic/pafu-net-plain-denoise": train_demosaic_net,
+            **{f"sr/pafu-linear-x{s}": train_sr_linear for s in (2, 3, 4)}}
+DEFAULT_SCALES = (1.0, 0.7, 0.5, 0.35, 0.25)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,8 +284,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="linear PAFU: drop kernels picked for less than this share of training pixels")
     parser.add_argument("--restarts", type=int, default=1,
                         help="linear PAFU: selector initialisations tried, the best by training PSNR kept")
-    parser.add_argument("--scales", type=_floats, default=(1.0, 0.7, 0.5, 0.35, 0.25),
-                        help="comma-separated crop scales (downscaling before cropping)")
+    parser.add_argument("--scales", type=_floats, default=DEFAULT_SCALES,
+                        help="comma-separated crop scales (downscaling before cropping; super-resolution "
+                             "defaults to 1,0.7,0.5)")
     parser.add_argument("--balance", type=float, default=5e-6,
                         help="MSE floor of the per-crop balanced objective, mean PSNR rather than total "
                              "squared error (0: plain least squares / MSE)")

@@ -8,7 +8,9 @@ on a CPU in minutes.
 A model here is anything with a ``pafu`` (:class:`~export.layers.pafu.PAFU`) and a ``guide(x)``
 giving the selector's input; the data are inputs ``(N, C, h, w)`` and targets ``(N, T, h, w)``
 on the same grid (the packed mosaic and its missing values, or a low-resolution image and its
-``scale**2`` sub-pixel phases).
+``scale**2`` sub-pixel phases). With ``border``, pixels that close to a crop's edge, whose
+neighbourhoods run into the zero padding, are left out of the solves and of the selector's
+objective.
 """
 from __future__ import annotations
 
@@ -24,8 +26,14 @@ from .structure_hash import structure_hash
 log = logging.getLogger("imgadapt.train")
 
 
-def solve_kernels(model, packed, targets, labels, ridge=1e-5, batch=64, weights=None):
-    """Least-squares kernels for a fixed selection; ``weights`` (one per crop) weight the crops' errors."""
+def inner(x: torch.Tensor, border: int) -> torch.Tensor:
+    """``x`` without ``border`` pixels along each side of its last two dimensions."""
+    return x[..., border:x.shape[-2] - border, border:x.shape[-1] - border] if border else x
+
+
+def solve_kernels(model, packed, targets, labels, ridge=1e-5, batch=64, weights=None, border=0):
+    """Least-squares kernels for a fixed selection (``labels`` on the inner grid); ``weights`` (one
+    per crop) weight the crops' errors."""
     if weights is not None:
         root = weights.sqrt().view(-1, 1, 1, 1)
         packed, targets = packed * root, targets * root
@@ -34,8 +42,10 @@ def solve_kernels(model, packed, targets, labels, ridge=1e-5, batch=64, weights=
     c, t = packed.shape[1], targets.shape[1]
     eq = NormalEquations(n, c * k * k, t)
     for i in range(0, len(packed), batch):
-        eq.add(patch_features(packed[i:i + batch], k),
-               targets[i:i + batch].permute(0, 2, 3, 1).reshape(-1, t),
+        x = packed[i:i + batch]
+        feats = inner(patch_features(x, k).view(len(x), *x.shape[2:], -1).permute(0, 3, 1, 2), border)
+        eq.add(feats.permute(0, 2, 3, 1).reshape(-1, c * k * k),
+               inner(targets[i:i + batch], border).permute(0, 2, 3, 1).reshape(-1, t),
                labels[i:i + batch].reshape(-1))
     weight = eq.solve(ridge, kernel_support(pafu.kernel_sizes, c, k))
     pafu.set_kernels(weight.view(n, t, c, k, k))
@@ -57,20 +67,20 @@ def crop_weights(chosen_errors: torch.Tensor, floor: float, outputs: int) -> tor
 
 
 @torch.no_grad()
-def kernel_errors(model, packed, targets, batch=64) -> torch.Tensor:
-    """Squared error of every kernel at every pixel, summed over the outputs, ``(N, n, h, w)``."""
+def kernel_errors(model, packed, targets, batch=64, border=0) -> torch.Tensor:
+    """Squared error of every kernel at every inner pixel, summed over the outputs, ``(N, n, h, w)``."""
     pafu = model.pafu
     n, k, t = pafu.num_kernels, pafu.max_kernel_size, targets.shape[1]
     w = pafu.kernels().reshape(n * t, packed.shape[1], k, k)
     out = []
     for i in range(0, len(packed), batch):
         y = F.conv2d(packed[i:i + batch], w, padding=k // 2).view(-1, n, t, *packed.shape[2:])
-        out.append(((y - targets[i:i + batch, None]) ** 2).sum(2))
+        out.append(inner(((y - targets[i:i + batch, None]) ** 2).sum(2), border))
     return torch.cat(out)
 
 
 def train_selector(model, packed, errors, epochs: int, lr: float, seed: int,
-                   batch: int = 32, imitate: torch.Tensor | None = None) -> float:
+                   batch: int = 32, imitate: torch.Tensor | None = None, border: int = 0) -> float:
     """Train the selector on fixed kernels.
 
     With ``imitate`` (labels ``(N, h, w)``) the selector learns to reproduce them (cross-entropy);
@@ -87,7 +97,7 @@ def train_selector(model, packed, errors, epochs: int, lr: float, seed: int,
         total = 0.0
         for i in range(0, len(packed), batch):
             idx = order[i:i + batch]
-            logits = selector(model.guide(packed[idx]))
+            logits = inner(selector(model.guide(packed[idx])), border)
             if imitate is not None:
                 loss = F.cross_entropy(logits, imitate[idx])
             else:
@@ -100,12 +110,12 @@ def train_selector(model, packed, errors, epochs: int, lr: float, seed: int,
     return total / len(packed)
 
 
-def _prune_and_refit(model, packed, targets, weights, keep_mask, start) -> dict:
+def _prune_and_refit(model, packed, targets, weights, keep_mask, start, border) -> dict:
     keep = keep_mask.nonzero().squeeze(1).tolist()
     model.pafu = model.pafu.prune(keep)
-    labels = selector_labels(model, packed)
-    counts = solve_kernels(model, packed, targets, labels, weights=weights)
-    chosen = kernel_errors(model, packed, targets).gather(1, labels[:, None]).squeeze(1)
+    labels = selector_labels(model, packed, border=border)
+    counts = solve_kernels(model, packed, targets, labels, weights=weights, border=border)
+    chosen = kernel_errors(model, packed, targets, border=border).gather(1, labels[:, None]).squeeze(1)
     return {"round": "pruned", "seconds": round(time.perf_counter() - start, 1), "kept_kernels": keep,
             **_fit(chosen, targets.shape[1]), "kernel_use": counts.tolist()}
 
@@ -117,13 +127,14 @@ def _fit(chosen_errors: torch.Tensor, outputs: int) -> dict:
 
 
 @torch.no_grad()
-def selector_labels(model, packed, batch=64) -> torch.Tensor:
-    return torch.cat([model.pafu.logits(model.guide(packed[i:i + batch])).argmax(1) for i in range(0, len(packed), batch)])
+def selector_labels(model, packed, batch=64, border=0) -> torch.Tensor:
+    return torch.cat([inner(model.pafu.logits(model.guide(packed[i:i + batch])).argmax(1), border)
+                      for i in range(0, len(packed), batch)])
 
 
 def train_linear_pafu(model, packed, targets, *, rounds=4, selector_epochs=8, lr=3e-3, seed=0,
                       balance: float | None = 5e-6, prune_below: float | None = 1e-4,
-                      evaluate=None) -> list[dict]:
+                      border: int = 0, evaluate=None) -> list[dict]:
     """Alternate least-squares kernel solves and selector training; returns a log per round.
 
     With ``balance`` (an MSE floor), every round after the first weights the crops by
@@ -134,11 +145,11 @@ def train_linear_pafu(model, packed, targets, *, rounds=4, selector_epochs=8, lr
     """
     torch.manual_seed(seed)
     start = time.perf_counter()
-    labels = structure_hash(packed, model.pafu.num_kernels)
+    labels = inner(structure_hash(packed, model.pafu.num_kernels), border)
     history, weights = [], None
     for rnd in range(rounds + 1):
-        counts = solve_kernels(model, packed, targets, labels, weights=weights)
-        errors = kernel_errors(model, packed, targets)
+        counts = solve_kernels(model, packed, targets, labels, weights=weights, border=border)
+        errors = kernel_errors(model, packed, targets, border=border)
         chosen = errors.gather(1, labels[:, None]).squeeze(1)
         entry = {"round": rnd, "seconds": round(time.perf_counter() - start, 1), **_fit(chosen, targets.shape[1]),
                  "kernel_use": counts.tolist()}
@@ -149,14 +160,15 @@ def train_linear_pafu(model, packed, targets, *, rounds=4, selector_epochs=8, lr
         if rnd == rounds:
             share = counts.double() / counts.sum()
             if prune_below is not None and (share < prune_below).any():
-                history.append(_prune_and_refit(model, packed, targets, weights, share >= prune_below, start))
+                history.append(_prune_and_refit(model, packed, targets, weights, share >= prune_below, start,
+                                                border))
                 log.info("pruned to %d kernels: %s", model.pafu.num_kernels, history[-1])
             break
         if balance is not None:
             weights = crop_weights(chosen, balance, targets.shape[1])
             errors = errors * weights.view(-1, 1, 1, 1)
         if rnd == 0:
-            train_selector(model, packed, errors, selector_epochs, lr, seed, imitate=labels)
-        train_selector(model, packed, errors, selector_epochs, lr, seed + rnd + 1)
-        labels = selector_labels(model, packed)
+            train_selector(model, packed, errors, selector_epochs, lr, seed, imitate=labels, border=border)
+        train_selector(model, packed, errors, selector_epochs, lr, seed + rnd + 1, border=border)
+        labels = selector_labels(model, packed, border=border)
     return history

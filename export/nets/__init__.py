@@ -29,3 +29,4 @@ def list_architectures() -> list[str]:
 
 
 from . import demosaic as _demosaic  # noqa: E402,F401  (registers the builders)
+from . import sr as _sr  # noqa: E402,F401

@@ -61,6 +61,14 @@ def model_dir(tmp_path):
 
 
 @pytest.fixture
+def luma_sr(model_dir):
+    """A x2 model of one (luma) channel, next to the fixture models."""
+    register(model_dir, "sr/luma-x2", "sr", conv_stack_onnx(1, 1, scale=2), input={"channels": 1}, scale=2,
+             receptive_field=9)
+    return "sr/luma-x2"
+
+
+@pytest.fixture
 def registry(model_dir):
     return Registry([model_dir])
 

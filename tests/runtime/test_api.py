@@ -98,3 +98,19 @@ def test_loaded_model_is_reusable_and_callable(installed, rng):
     mos = rng.random((12, 12)).astype(np.float32)
     np.testing.assert_array_equal(model(mos), imgadapt.demosaic(mos, model=model))
     assert "demosaic/conv" in repr(model)
+
+
+def test_luma_upscaler_takes_y_and_leaves_chroma_to_bicubic(luma_sr, installed, rng):
+    """A one-channel sr model upscales the BT.601 Y of a BGR image; Cr and Cb go through bicubic."""
+    import cv2
+
+    model = imgadapt.load(luma_sr, tile=0)
+    bgr = rng.random((10, 13, 3)).astype(np.float32)
+    ycc = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)
+    expected = cv2.resize(ycc, (26, 20), interpolation=cv2.INTER_CUBIC)
+    expected[..., 0] = model(ycc[..., 0])
+    expected = np.clip(cv2.cvtColor(expected, cv2.COLOR_YCrCb2BGR), 0, 1)
+    np.testing.assert_allclose(model(bgr), expected, atol=1e-6)
+    assert model(bgr[:, ::-1]).shape == (20, 26, 3)  # any strides
+    out8 = model((bgr * 255).astype(np.uint8))
+    assert out8.dtype == np.uint8 and out8.shape == (20, 26, 3)
