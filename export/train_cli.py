@@ -189,19 +189,24 @@ def train_demosaic_net(args, argv) -> dict:
     from .train_net import train_network
 
     arch = args.name.replace("-denoise", "")
-    config = {}
-    if args.init:  # the input PAFU takes the linear model's (possibly pruned) kernel group
+    config, state = {}, None
+    if args.init:
         state = torch.load(args.init, weights_only=False)
-        linear = PafuLinearDemosaic(**state["config"])
-        linear.load_state_dict(state["state_dict"])
-        config["kernel_sizes"] = list(linear.pafu.kernel_sizes)
+        config = dict(state["config"]) if state["arch"] == arch else {"kernel_sizes": state["config"]["kernel_sizes"]}
     model = nets.create(arch, **config)
     plain = getattr(model, "plain", False)
-    if args.init and not plain:
+    if state is not None and state["arch"] == arch:  # fine-tuning a trained network of the same architecture
+        model.load_state_dict(state["state_dict"])
+    elif state is not None:  # the input PAFU takes the linear model's (possibly pruned) kernel group
+        if plain:
+            raise SystemExit(f"--init: the plain ablation starts from a {arch} checkpoint or from scratch, "
+                             f"got a {state['arch']} checkpoint")
+        linear = PafuLinearDemosaic(**state["config"])
+        linear.load_state_dict(state["state_dict"])
         model.init_from_linear(linear)
     noise = args.name.endswith("-denoise")
     images = load_folder(args.data)
-    if plain:
+    if plain and state is None:
         from .train_demosaic import solve_plain_conv
 
         solve_plain_conv(model.input, images, seed=args.seed)
@@ -218,7 +223,7 @@ def train_demosaic_net(args, argv) -> dict:
                         "PAFU input layer (linear estimate plus features) and a residual body of Gaussian-"
                         "envelope (disentangled) 3x3 convolutions on the packed RGGB mosaic")
                        + (" Trained on mosaics with heteroscedastic noise (joint denoising)." if noise else ""),
-        "input": MOSAIC_INPUT, "receptive_field": model.receptive_field, "default_rank": 0 if noise else 2,
+        "input": MOSAIC_INPUT, "receptive_field": model.receptive_field, "default_rank": 0 if noise or plain else 2,
         "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
                   "init": _portable(args.init) if args.init else None, "noise": noise, **summary},
     }
@@ -291,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="MSE floor of the per-crop balanced objective, mean PSNR rather than total "
                              "squared error (0: plain least squares / MSE)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
-    parser.add_argument("--init", default=None, help="networks: linear PAFU checkpoint to start from")
+    parser.add_argument("--init", default=None,
+                        help="networks: checkpoint to start from: a linear PAFU (the input layer) or a trained "
+                             "network of the same architecture (fine-tuning, e.g. for joint denoising)")
     parser.add_argument("--steps", type=int, default=3000, help="networks: optimiser steps")
     parser.add_argument("--batch", type=int, default=16, help="networks: crops per step")
     parser.add_argument("--lr", type=float, default=1e-3, help="networks: peak learning rate")

@@ -1,0 +1,56 @@
+"""``imgadapt train`` end to end on tiny settings: train, export, verify, ship; fine-tuning from a network."""
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from export import train_cli  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def quick_timing(monkeypatch):
+    """Shipping times both graph optimisation levels on a 768 px input; a small one does here."""
+    from export import ship
+
+    real = ship.faster_graph_optimization
+    monkeypatch.setattr(ship, "faster_graph_optimization", lambda data, channels: real(data, channels, size=32, runs=1))
+
+
+@pytest.fixture
+def data(tmp_path):
+    import cv2
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for i in range(2):
+        img = cv2.GaussianBlur(rng.integers(0, 256, (40, 48, 3)).astype(np.float32), (0, 0), 1.2)
+        cv2.imwrite(str(folder / f"{i}.png"), np.clip(img, 0, 255).astype(np.uint8))
+    return folder
+
+
+def test_network_fine_tunes_from_a_trained_network(tmp_path, data):
+    out, runs = tmp_path / "models", tmp_path / "runs"
+    common = ["--data", str(data), "--out", str(out), "--runs", str(runs), "--steps", "1", "--batch", "1",
+              "--patch", "16", "--pad", "4", "--threads", "1"]
+    assert train_cli.main(["demosaic/pafu-net-plain", *common]) == 0
+    base = torch.load(out / "demosaic" / "pafu-net-plain.pt", weights_only=False)
+    assert train_cli.main(["demosaic/pafu-net-plain-denoise", *common, "--lr", "1e-12",
+                           "--init", str(out / "demosaic" / "pafu-net-plain.pt")]) == 0
+    tuned = torch.load(out / "demosaic" / "pafu-net-plain-denoise.pt", weights_only=False)
+    for key, value in base["state_dict"].items():  # a vanishing learning rate keeps the starting weights
+        torch.testing.assert_close(tuned["state_dict"][key], value, atol=1e-6, rtol=0)
+    card = json.loads((out / "demosaic" / "pafu-net-plain-denoise.json").read_text())
+    assert card["train"]["noise"] is True and card["train"]["init"].endswith("pafu-net-plain.pt")
+    assert card["default_rank"] == 0
+
+
+def test_plain_ablation_refuses_a_linear_start(tmp_path, data):
+    out = tmp_path / "models"
+    assert train_cli.main(["demosaic/pafu-linear", "--data", str(data), "--out", str(out), "--crops", "4",
+                           "--patch", "32", "--rounds", "0", "--selector-epochs", "1", "--threads", "1"]) == 0
+    with pytest.raises(SystemExit, match="plain ablation"):
+        train_cli.main(["demosaic/pafu-net-plain", "--data", str(data), "--out", str(out), "--steps", "1",
+                        "--init", str(out / "demosaic" / "pafu-linear.pt"), "--runs", str(tmp_path / "runs")])
