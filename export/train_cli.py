@@ -117,6 +117,47 @@ def train_sr_linear(args, argv) -> dict:
     return card
 
 
+def train_sr_net(args, argv) -> dict:
+    from .train_net import train_network
+    from .train_sr import make_sr_dataset, solve_conv, sr_batches
+
+    model = nets.create(args.name)
+    s, plain = model.scale, model.plain
+    images = load_folder(args.data)
+    scales = args.scales if args.scales != DEFAULT_SCALES else (1.0, 0.7, 0.5)
+    size = args.patch - args.patch % s
+    solve_conv(model.skip, *make_sr_dataset(images, args.crops, size, s, args.seed, scales))
+    log.info("%s: %d parameters, receptive field %d px", args.name, sum(p.numel() for p in model.parameters()),
+             model.receptive_field)
+    summary = train_network(model, images, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                            balance=args.balance or None, fixed_pafu=False, pad=args.pad,
+                            batch_fn=sr_batches(images, args.batch, size, s, args.pad, scales),
+                            checkpoint=Path(args.runs) / args.name / "checkpoint.pt")
+    summary.update(patch=size, scales=list(scales), pad_low_res=args.pad)
+    for key in ("jitter", "exposure", "pad"):
+        summary.pop(key, None)
+    card = {
+        "name": args.name, "arch": args.name, "task": "sr", "kind": "nonlinear", "scale": s,
+        "layers": [] if plain else ["pafu", "envelope"],
+        "description": (f"Plain-convolution ablation of sr/pafu-espcn-x{s}." if plain else
+                        f"ESPCN-style x{s} super-resolution: a 5x5 and an envelope-3x3 tanh embedding of the "
+                        "low-resolution luma, a PAFU output layer selecting among 16 kernels from the embeddings, "
+                        "and a linear 5x5 path; depth-to-space."),
+        "input": {"channels": 1, "colour": "luma (BT.601 Y); chroma by bicubic interpolation",
+                  "range": "0-1 float, 8-bit trained"},
+        "receptive_field": model.receptive_field, "default_rank": 0 if plain else 2,
+        "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
+                  "skip_init": f"least squares over {args.crops} crops", **summary},
+    }
+    rng = np.random.default_rng(args.seed)
+    checks = [torch.from_numpy(rng.random((1, 1, 40, 56), dtype=np.float32)),
+              torch.from_numpy(rng.random((1, 1, 19, 23), dtype=np.float32))]
+    card = ship(model, card, Path(args.out), torch.zeros(1, 1, 32, 32), checks, {})
+    if args.val:
+        card = attach_sr_metrics(card, Path(args.out), args.val)
+    return card
+
+
 def attach_sr_metrics(card: dict, out_dir: Path, val: str) -> dict:
     """``imgadapt eval sr`` on the shipped ONNX next to bicubic and Lanczos, stored in the card."""
     s = card["scale"]
@@ -269,7 +310,8 @@ def _floats(text: str) -> tuple[float, ...]:
 TRAINERS = {"demosaic/pafu-linear": train_demosaic_linear, "demosaic/pafu-net": train_demosaic_net,
             "demosaic/pafu-net-plain": train_demosaic_net, "demosaic/pafu-net-denoise": train_demosaic_net,
             "demosaic/pafu-net-plain-denoise": train_demosaic_net,
-            **{f"sr/pafu-linear-x{s}": train_sr_linear for s in (2, 3, 4)}}
+            **{f"sr/pafu-linear-x{s}": train_sr_linear for s in (2, 3, 4)},
+            **{f"sr/pafu-espcn{v}-x{s}": train_sr_net for s in (2, 3, 4) for v in ("", "-plain")}}
 DEFAULT_SCALES = (1.0, 0.7, 0.5, 0.35, 0.25)
 
 

@@ -1,4 +1,4 @@
-"""Gradient training of non-linear demosaicking networks, with checkpoints to resume from."""
+"""Gradient training of non-linear networks, with checkpoints to resume from."""
 from __future__ import annotations
 
 import logging
@@ -48,20 +48,26 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
                   lr: float = 1e-3, seed: int = 0, noise: bool = False, decorrelation: float = 1e-4,
                   kernel_lr_scale: float = 0.0, weight_decay: float = 1e-4, pad: int | None = None,
                   jitter: float = 0.05, exposure=(1.0, 1.0), scales=(1.0, 0.7, 0.5, 0.35, 0.25),
-                  balance: float | None = 5e-6, checkpoint: Path | None = None, log_every: int = 50) -> dict:
-    """AdamW with a one-cycle schedule on the error of the RGB output.
+                  balance: float | None = 5e-6, checkpoint: Path | None = None, log_every: int = 50,
+                  fixed_pafu: bool = True, batch_fn=None) -> dict:
+    """AdamW with a one-cycle schedule on the error of the output.
+
+    Batches are demosaicking crops (:func:`make_batch`) unless ``batch_fn(rng)`` gives
+    ``(input, target, margin)``: the output is compared with the target ``margin`` pixels in from
+    its border.
 
     With ``balance`` (an MSE floor) the loss is the mean over crops of ``10 log10(mse + balance)``,
     the mean PSNR the model is judged by, so easy crops count as much as the hardest, most aliased
     ones; ``None`` takes the plain MSE over the batch.
 
-    PAFU selectors are kept as initialised (hard argmax, frozen); their kernels (or a plain input
+    With ``fixed_pafu``, PAFU selectors are kept as initialised (hard argmax, frozen); their kernels (or a plain input
     convolution in their place) learn at ``kernel_lr_scale`` times the rate of the rest of the
     network, so kernels that start from a least-squares solution are refined rather than
     overwritten; at the default 0 the input layer stays frozen and costs no backward pass. The
     network trains in channels-last layout (twice as fast for the envelopes' depthwise
-    convolutions on a CPU). A checkpoint is written every ``log_every`` steps and training resumes
-    from it.
+    convolutions on a CPU). Without ``fixed_pafu``, PAFUs train whole: straight-through
+    Gumbel-softmax selection and the decorrelation penalty. A checkpoint is written every
+    ``log_every`` steps and training resumes from it.
     """
     if pad is None:  # mirror as far as the network reaches, as the runtime does
         pad = -(-(model.receptive_field // 2 + 1) // 2) * 2
@@ -69,9 +75,10 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
         raise ValueError(f"pad must be even to keep the Bayer phase, got {pad}")
     _set_layout(model, torch.channels_last)
     pafus = [m for m in model.modules() if isinstance(m, PAFU)]
-    for p in pafus:
+    fixed = pafus if fixed_pafu else []
+    for p in fixed:
         p.selector.requires_grad_(False)
-    kernel_ids = {id(p.weight) for p in pafus}
+    kernel_ids = {id(p.weight) for p in fixed}
     if isinstance(getattr(model, "input", None), torch.nn.Conv2d):  # the plain ablation's linear input
         kernel_ids.add(id(model.input.weight))
     kernels = [p for p in model.parameters() if id(p) in kernel_ids]
@@ -96,11 +103,16 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     t0, running = time.perf_counter(), 0.0
     for step in range(start_step, steps):
         model.train()
-        for p in pafus:
+        for p in fixed:
             p.eval()
-        mos, rgb = make_batch(images, batch, patch, rng, noise, pad, jitter, exposure, scales)
+        if batch_fn is None:
+            mos, rgb = make_batch(images, batch, patch, rng, noise, pad, jitter, exposure, scales)
+            margin = pad
+        else:
+            mos, rgb, margin = batch_fn(rng)
         out = model(mos.contiguous(memory_format=torch.channels_last))
-        err = ((out[..., pad:pad + patch, pad:pad + patch] if pad else out) - rgb).pow(2).mean((1, 2, 3))
+        h, w = rgb.shape[-2:]
+        err = (out[..., margin:margin + h, margin:margin + w] - rgb).pow(2).mean((1, 2, 3))
         loss = err.mean()
         objective = loss if balance is None else 10 * torch.log10(err + balance).mean()
         total = objective + decorrelation * sum(p.decorrelation_loss() for p in pafus) if pafus else objective

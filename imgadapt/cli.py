@@ -74,6 +74,29 @@ def _run_batch(args, process) -> int:
     return 1 if failed else 0
 
 
+def _cmd_upscale(args) -> int:
+    """``imgadapt upscale``: the named model, or the default one for ``--scale``."""
+    from ._model import registry
+
+    if args.model is None:
+        try:
+            args.model = registry().default("sr", where=lambda card: int(card.get("scale", 0)) == args.scale)["name"]
+        except ImgadaptError:
+            offered = sorted({int(c.get("scale", 0)) for n, c in registry().cards.items() if c.get("task") == "sr"})
+            log.error("error: no super-resolution model for x%d is installed (scales offered: %s)", args.scale,
+                      offered or "none")
+            return 2
+    try:
+        card = registry().resolve(args.model, "sr")
+    except ImgadaptError as exc:
+        log.error("error: %s", exc)
+        return 2
+    if int(card.get("scale", 0)) != args.scale:
+        log.error("error: model %s upscales x%s, but --scale %d was given", card["name"], card.get("scale"), args.scale)
+        return 2
+    return _run_batch(args, lambda m, x: m(x))
+
+
 def _cmd_models(args) -> int:
     from . import list_models, model_info
 
@@ -352,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pattern", default="RGGB", type=str.upper, choices=_bayer.PATTERNS)
     p.add_argument("--white-level", type=float, default=None, help="full scale of 10/12/14-bit data in uint16")
     p.set_defaults(func=lambda a: _run_batch(a, lambda m, x: m(x, pattern=a.pattern, white_level=a.white_level)))
+
+    p = sub.add_parser("upscale", help="upscale gray or colour images (PNG, TIFF, NPY) by a factor")
+    _add_batch_args(p, "sr", ".png")
+    p.add_argument("--scale", type=int, required=True, help="upscaling factor (see 'imgadapt models --task sr')")
+    p.set_defaults(func=_cmd_upscale)
 
     p = sub.add_parser("convert", help="develop camera RAW files into PNG or TIFF images (batch, resumable)",
                        description="Develop camera RAW files (DNG, CR2, NEF, ARW, ORF, RW2, PEF, ...) into finished "

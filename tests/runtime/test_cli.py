@@ -79,3 +79,19 @@ def test_outputs_get_default_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "p.png").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_upscale_batch_and_scale_checks(installed, tmp_path, rng, caplog):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_array(src / "c.png", rng.integers(0, 255, (9, 13, 3)).astype(np.uint8))
+    write_array(src / "g.png", rng.integers(0, 65535, (7, 5)).astype(np.uint16))
+    out = tmp_path / "out"
+    assert cli.main(["upscale", str(src), "-o", str(out), "--scale", "2"]) == 0
+    assert read_array(out / "c.png").shape == (18, 26, 3)
+    g = read_array(out / "g.png")
+    assert g.shape == (14, 10) and g.dtype == np.uint16
+    assert cli.main(["upscale", str(src), "-o", str(out), "--scale", "3"]) == 2
+    assert "no super-resolution model for x3" in caplog.text
+    assert cli.main(["upscale", str(src), "-o", str(out), "--scale", "3", "--model", "sr/conv-x2"]) == 2
+    assert "upscales x2, but --scale 3" in caplog.text

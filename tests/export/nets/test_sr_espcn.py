@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+import torch
+
+from export.layers.envelope import DisentangledConv
+from export.layers.pafu import PAFU
+from export.nets import create
+from export.onnx_io import onnx_max_abs_diff
+from export.train_net import train_network
+from export.train_sr import make_sr_dataset, solve_conv, sr_batches
+
+
+def textured_images(n=3, size=64, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    return [np.stack([0.5 + 0.4 * np.sin(rng.uniform(2, 9) * x * 3 + rng.uniform(2, 9) * y * 2 + c)
+                      for c in range(3)], 2).astype(np.float32) for _ in range(n)]
+
+
+@pytest.mark.parametrize("name", ["sr/pafu-espcn-x3", "sr/pafu-espcn-plain-x3"])
+def test_shapes_and_layers(name):
+    model = create(name).eval()
+    assert model(torch.rand(1, 1, 7, 9)).shape == (1, 1, 21, 27)
+    adaptive = any(isinstance(m, (PAFU, DisentangledConv)) for m in model.modules())
+    assert adaptive == (not model.plain)
+
+
+def test_receptive_field_bounds_the_dependence():
+    model = create("sr/pafu-espcn-tiny-x2").eval()
+    x = torch.rand(1, 1, 31, 31)
+    y = x.clone()
+    r = model.receptive_field // 2
+    y[..., :15 - r, :] = torch.rand_like(y[..., :15 - r, :])  # change only what lies beyond the radius
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)[..., 30:32, :], model(y)[..., 30:32, :])
+
+
+def test_linear_path_starts_as_least_squares_and_the_whole_network_trains():
+    torch.manual_seed(0)
+    model = create("sr/pafu-espcn-tiny-x2")
+    images = textured_images()
+    lr, targets = make_sr_dataset(images, 8, 32, 2, seed=0, scales=(1.0,))
+    solve_conv(model.skip, lr, targets)
+    with torch.no_grad():
+        fit = torch.nn.functional.conv2d(lr, model.skip.weight, padding=2)[..., 2:-2, 2:-2]
+    assert torch.nn.functional.mse_loss(fit, targets[..., 2:-2, 2:-2]) < 2e-3
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    summary = train_network(model, images, steps=3, lr=1e-3, fixed_pafu=False, pad=2, log_every=1,
+                            batch_fn=sr_batches(images, 2, 32, 2, 2, scales=(1.0,)))
+    assert np.isfinite(summary["history"][-1]["mse"])
+    after = model.state_dict()
+    assert not torch.equal(before["out.selector.0.weight"], after["out.selector.0.weight"])  # selection learns
+    assert not torch.equal(before["out.weight"], after["out.weight"])
+    model.eval()
+    assert onnx_max_abs_diff(model, lr[:1, :, :10, :12], lr[:1]) < 1e-4
