@@ -297,6 +297,12 @@ def attach_denoise_metrics(card: dict, out_dir: Path, val: str) -> dict:
     return card
 
 
+def train_edges_net(args, argv) -> dict:
+    from .train_edges import train_edges
+
+    return train_edges(args, argv)
+
+
 def _floats(text: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(","))
@@ -311,7 +317,8 @@ TRAINERS = {"demosaic/pafu-linear": train_demosaic_linear, "demosaic/pafu-net": 
             "demosaic/pafu-net-plain": train_demosaic_net, "demosaic/pafu-net-denoise": train_demosaic_net,
             "demosaic/pafu-net-plain-denoise": train_demosaic_net,
             **{f"sr/pafu-linear-x{s}": train_sr_linear for s in (2, 3, 4)},
-            **{f"sr/pafu-espcn{v}-x{s}": train_sr_net for s in (2, 3, 4) for v in ("", "-plain")}}
+            **{f"sr/pafu-espcn{v}-x{s}": train_sr_net for s in (2, 3, 4) for v in ("", "-plain")},
+            **{f"edges/{a}{v}": train_edges_net for a in ("gd-col", "gd-pafu") for v in ("", "-plain")}}
 DEFAULT_SCALES = (1.0, 0.7, 0.5, 0.35, 0.25)
 
 
@@ -320,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imgadapt train", description=__doc__)
     parser.add_argument("name", choices=sorted(TRAINERS))
     parser.add_argument("--data", required=True, help="folder of training images")
-    parser.add_argument("--val", default=None, help="folder of validation images (metrics in the card)")
+    parser.add_argument("--val", default=None, help="folder of validation images (metrics in the card); edges: "
+                                                    "a scenes folder with images/ and gt/")
+    parser.add_argument("--textures", default=None, help="edges: folder of textures, extra region fills of the scenes")
     parser.add_argument("--out", default=str(REPO / "models"), help="models folder (default: the checkout's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--crops", type=int, default=2000, help="random training crops")

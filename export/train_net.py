@@ -49,7 +49,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
                   kernel_lr_scale: float = 0.0, weight_decay: float = 1e-4, pad: int | None = None,
                   jitter: float = 0.05, exposure=(1.0, 1.0), scales=(1.0, 0.7, 0.5, 0.35, 0.25),
                   balance: float | None = 5e-6, checkpoint: Path | None = None, log_every: int = 50,
-                  fixed_pafu: bool = True, batch_fn=None) -> dict:
+                  fixed_pafu: bool = True, batch_fn=None, loss_fn=None) -> dict:
     """AdamW with a one-cycle schedule on the error of the output.
 
     Batches are demosaicking crops (:func:`make_batch`) unless ``batch_fn(rng)`` gives
@@ -58,7 +58,8 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
 
     With ``balance`` (an MSE floor) the loss is the mean over crops of ``10 log10(mse + balance)``,
     the mean PSNR the model is judged by, so easy crops count as much as the hardest, most aliased
-    ones; ``None`` takes the plain MSE over the batch.
+    ones; ``None`` takes the plain MSE over the batch. ``loss_fn(output, target)`` replaces both with its
+    own scalar objective (logged as ``loss``).
 
     With ``fixed_pafu``, PAFU selectors are kept as initialised (hard argmax, frozen); their kernels (or a plain input
     convolution in their place) learn at ``kernel_lr_scale`` times the rate of the rest of the
@@ -112,9 +113,12 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
             mos, rgb, margin = batch_fn(rng)
         out = model(mos.contiguous(memory_format=torch.channels_last))
         h, w = rgb.shape[-2:]
-        err = (out[..., margin:margin + h, margin:margin + w] - rgb).pow(2).mean((1, 2, 3))
-        loss = err.mean()
-        objective = loss if balance is None else 10 * torch.log10(err + balance).mean()
+        if loss_fn is None:
+            err = (out[..., margin:margin + h, margin:margin + w] - rgb).pow(2).mean((1, 2, 3))
+            loss = err.mean()
+            objective = loss if balance is None else 10 * torch.log10(err + balance).mean()
+        else:
+            loss = objective = loss_fn(out[..., margin:margin + h, margin:margin + w], rgb)
         total = objective + decorrelation * sum(p.decorrelation_loss() for p in pafus) if pafus else objective
         opt.zero_grad()
         total.backward()
@@ -124,11 +128,16 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
         if (step + 1) % log_every == 0 or step + 1 == steps:
             done = step + 1 - start_step
             rate = done / (time.perf_counter() - t0)
-            entry = {"step": step + 1, "mse": running / min(log_every, done),
-                     "psnr_train": float(10 * np.log10(1 / max(running / min(log_every, done), 1e-12)))}
+            mean = running / min(log_every, done)
+            if loss_fn is None:
+                entry = {"step": step + 1, "mse": mean, "psnr_train": float(10 * np.log10(1 / max(mean, 1e-12)))}
+                log.info("step %d/%d  mse %.3g (%.2f dB)  %.2f steps/s  eta %.0f s", step + 1, steps, entry["mse"],
+                         entry["psnr_train"], rate, (steps - step - 1) / rate)
+            else:
+                entry = {"step": step + 1, "loss": mean}
+                log.info("step %d/%d  loss %.4g  %.2f steps/s  eta %.0f s", step + 1, steps, mean, rate,
+                         (steps - step - 1) / rate)
             history.append(entry)
-            log.info("step %d/%d  mse %.3g (%.2f dB)  %.2f steps/s  eta %.0f s", step + 1, steps, entry["mse"],
-                     entry["psnr_train"], rate, (steps - step - 1) / rate)
             running = 0.0
             if checkpoint is not None:
                 Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)

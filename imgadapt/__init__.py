@@ -67,6 +67,15 @@ def upscale(image: np.ndarray, scale: int = 2, model=None) -> np.ndarray:
     return m(image)
 
 
-def edges(image: np.ndarray, model=None) -> np.ndarray:
-    """Boundary probability of a gray or BGR image: float32 ``HxW`` in [0, 1]."""
-    return check_model_arg(model, "edges")(image)
+def edges(image: np.ndarray, model=None, thin: bool = False, threshold: float = 0.5) -> np.ndarray:
+    """Boundary probability of a gray or BGR image: float32 ``HxW`` in [0, 1].
+
+    Args:
+        image: ``HxW`` gray or ``HxWx3`` BGR, uint8, uint16 or float (0-1).
+        model: a name from ``list_models("edges")``, a loaded :class:`Model`, or ``None`` for the default.
+        thin: return thin edges instead, as ``cv2.Canny`` does: uint8 ``HxW``, 255 on edges, 0 elsewhere.
+            They are the pixels of probability at least ``threshold`` that are local maxima across the
+            edge (non-maximum suppression along the dominant gradient orientation of the probability).
+        threshold: the probability an edge pixel needs with ``thin``, in (0, 1].
+    """
+    return check_model_arg(model, "edges")(image, thin=thin, threshold=threshold)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from . import _bayer, _session
+from . import _bayer, _nms, _session
 from ._checks import check_image, from_float, to_float
 from ._errors import InputDtypeError, InputValueError, UnknownNameError
 from ._registry import Registry, public_card
@@ -135,10 +135,16 @@ class UpscaleModel(Model):
 class EdgeModel(Model):
     task = "edges"
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """Boundary probability of a gray or BGR image: float32 ``HxW`` in [0, 1]."""
+    def __call__(self, image: np.ndarray, thin: bool = False, threshold: float = 0.5) -> np.ndarray:
+        """Boundary probability of a gray or BGR image: float32 ``HxW`` in [0, 1]; with ``thin``, uint8
+        ``HxW`` thin edges (255, else 0, as ``cv2.Canny`` gives): the pixels of probability at least
+        ``threshold`` that are maxima across the local edge orientation (:mod:`imgadapt._nms`)."""
+        if not isinstance(thin, (bool, np.bool_)):
+            raise InputDtypeError(f"thin: expected a bool, got {type(thin).__name__}")
+        threshold = _nms.check_threshold(threshold)
         x, _ = _check_rgb_like(image, self.in_channels)
-        return np.clip(self.run(x)[0], 0.0, 1.0).astype(np.float32, copy=False)
+        prob = np.clip(self.run(x)[0], 0.0, 1.0).astype(np.float32, copy=False)
+        return _nms.thin_edges(prob, threshold) if thin else prob
 
 
 _CLASSES = {cls.task: cls for cls in (DemosaicModel, UpscaleModel, EdgeModel)}

@@ -97,6 +97,23 @@ def _cmd_upscale(args) -> int:
     return _run_batch(args, lambda m, x: m(x))
 
 
+def _cmd_edges(args) -> int:
+    """``imgadapt edges``: probability scaled to the full 8- or 16-bit range, or thin edges as 0/255."""
+    import numpy as np
+
+    if args.threshold > 1:
+        log.error("error: --threshold expects a probability in (0, 1], got %g", args.threshold)
+        return 2
+
+    def process(model, image):
+        out = model(image, thin=args.thin, threshold=args.threshold)
+        if args.thin:
+            return out
+        top = 255 if args.bits == 8 else 65535
+        return np.rint(out * top).astype(np.uint8 if args.bits == 8 else np.uint16)
+    return _run_batch(args, process)
+
+
 def _cmd_models(args) -> int:
     from . import list_models, model_info
 
@@ -380,6 +397,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_batch_args(p, "sr", ".png")
     p.add_argument("--scale", type=int, required=True, help="upscaling factor (see 'imgadapt models --task sr')")
     p.set_defaults(func=_cmd_upscale)
+
+    p = sub.add_parser("edges", help="boundary probability maps (16- or 8-bit gray PNG) or thin 0/255 edges")
+    _add_batch_args(p, "edges", ".png")
+    p.add_argument("--thin", action="store_true",
+                   help="write thin edges (255 on edges, 0 elsewhere, like cv2.Canny): non-maximum suppression "
+                        "across the edge, then --threshold")
+    p.add_argument("--threshold", type=_positive, default=0.5, help="--thin: least edge probability (default 0.5)")
+    p.add_argument("--bits", type=int, choices=[8, 16], default=16,
+                   help="probability maps: bits per pixel of the gray output (default 16)")
+    p.set_defaults(func=_cmd_edges)
 
     p = sub.add_parser("convert", help="develop camera RAW files into PNG or TIFF images (batch, resumable)",
                        description="Develop camera RAW files (DNG, CR2, NEF, ARW, ORF, RW2, PEF, ...) into finished "

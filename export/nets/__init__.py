@@ -30,3 +30,4 @@ def list_architectures() -> list[str]:
 
 from . import demosaic as _demosaic  # noqa: E402,F401  (registers the builders)
 from . import sr as _sr  # noqa: E402,F401
+from . import edges as _edges  # noqa: E402,F401
