@@ -58,14 +58,19 @@ def faster_graph_optimization(onnx_bytes: bytes, channels: int, size: int = 768,
 
 
 def ship(model: torch.nn.Module, card: dict, out_dir: Path, example: torch.Tensor,
-         checks: list[torch.Tensor], arch_config: dict) -> dict:
-    """Write ``NAME.pt``, ``NAME.onnx`` and ``NAME.json`` under ``out_dir`` (NAME is ``task/name``)."""
+         checks: list[torch.Tensor], arch_config: dict, onnx_model: torch.nn.Module | None = None) -> dict:
+    """Write ``NAME.pt``, ``NAME.onnx`` and ``NAME.json`` under ``out_dir`` (NAME is ``task/name``).
+
+    The checkpoint holds ``model`` as trained; the ONNX graph is ``onnx_model`` when given (an
+    inference-optimised copy), verified against it.
+    """
     name = card["name"]
     base = Path(out_dir) / name
     base.parent.mkdir(parents=True, exist_ok=True)
     model.eval()
-    onnx_bytes = to_onnx_bytes(model, example)
-    worst = verify_onnx(model, onnx_bytes, checks)
+    onnx_model = (onnx_model or model).eval()
+    onnx_bytes = to_onnx_bytes(onnx_model, example)
+    worst = verify_onnx(onnx_model, onnx_bytes, checks)
     torch.save({"arch": card["arch"], "config": arch_config, "state_dict": model.state_dict()},
                base.with_suffix(".pt"))
     base.with_suffix(".onnx").write_bytes(onnx_bytes)

@@ -177,13 +177,13 @@ def attach_sr_metrics(card: dict, out_dir: Path, val: str) -> dict:
     return card
 
 
-def ship_demosaic(model, card: dict, args, config: dict, noise: bool = False) -> dict:
+def ship_demosaic(model, card: dict, args, config: dict, noise: bool = False, onnx_model=None) -> dict:
     """Export and verify on two random mosaics (one of another size), write the trio, then measure
     it on ``--val`` next to the peers (and on noisy mosaics for a denoising model)."""
     rng = np.random.default_rng(args.seed)
     checks = [torch.from_numpy(rng.random((1, 1, 64, 96), dtype=np.float32)),
               torch.from_numpy(rng.random((1, 1, 38, 22), dtype=np.float32))]
-    card = ship(model, card, Path(args.out), torch.zeros(1, 1, 32, 32), checks, config)
+    card = ship(model, card, Path(args.out), torch.zeros(1, 1, 32, 32), checks, config, onnx_model)
     if args.val:
         card = attach_demosaic_metrics(card, Path(args.out), args.val)
         if noise:
@@ -257,6 +257,12 @@ def train_demosaic_net(args, argv) -> dict:
     summary = train_network(model, images, steps=args.steps, batch=args.batch, patch=args.patch,
                             lr=args.lr, seed=args.seed, noise=noise, scales=args.scales, balance=args.balance or None,
                             pad=args.pad, kernel_lr_scale=args.kernel_lr_scale, checkpoint=run_dir / "checkpoint.pt")
+    from .optimize import calibration_crops, shrink_if_harmless
+    from .train_net import make_batch
+
+    calib = calibration_crops(lambda rng: (*make_batch(images, 16, args.patch, rng, noise, args.pad,
+                                                       scales=args.scales), args.pad), args.seed)
+    exported, shrink = shrink_if_harmless(model, *calib)
     layers = [] if plain else ["pafu", "envelope"]
     card = {
         "name": args.name, "arch": arch, "task": "demosaic", "kind": "nonlinear", "layers": layers,
@@ -264,11 +270,13 @@ def train_demosaic_net(args, argv) -> dict:
                         "PAFU input layer (linear estimate plus features) and a residual body of Gaussian-"
                         "envelope (disentangled) 3x3 convolutions on the packed RGGB mosaic")
                        + (" Trained on mosaics with heteroscedastic noise (joint denoising)." if noise else ""),
-        "input": MOSAIC_INPUT, "receptive_field": model.receptive_field, "default_rank": 0 if noise or plain else 2,
+        "input": MOSAIC_INPUT, "receptive_field": exported.receptive_field,
+        "default_rank": 0 if noise or plain else 2,
         "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
                   "init": _portable(args.init) if args.init else None, "noise": noise, **summary},
+        "export": {"optimizations": [shrink] if shrink else []},
     }
-    return ship_demosaic(model, card, args, config, noise)
+    return ship_demosaic(model, card, args, config, noise, exported)
 
 
 NOISE_LEVELS = {"low": (1e-3, 1e-5), "medium": (4e-3, 4e-5), "high": (1e-2, 1e-4)}
