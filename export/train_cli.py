@@ -121,16 +121,31 @@ def train_sr_net(args, argv) -> dict:
     from .train_net import train_network
     from .train_sr import make_sr_dataset, solve_conv, sr_batches
 
-    model = nets.create(args.name)
-    s, plain = model.scale, model.plain
+    from .nets.sr import PafuLinearSR
+
+    config, plain = {}, "-plain-" in args.name
+    if args.init and not plain:  # the linear path: a trained linear PAFU upscaler
+        state = torch.load(args.init, weights_only=False)
+        config["linear_kernel_sizes"] = list(state["config"]["kernel_sizes"])
+    elif not plain:
+        raise SystemExit(f"{args.name} starts from a trained linear PAFU upscaler: pass --init "
+                         f"models/sr/pafu-linear-x{args.name[-1]}.pt")
+    model = nets.create(args.name, **config)
+    s = model.scale
     images = load_folder(args.data)
     scales = args.scales if args.scales != DEFAULT_SCALES else (1.0, 0.7, 0.5)
     size = args.patch - args.patch % s
-    solve_conv(model.skip, *make_sr_dataset(images, args.crops, size, s, args.seed, scales))
+    if plain:  # the linear path of the ablation: the least-squares 5x5 convolution, frozen like the PAFU one
+        solve_conv(model.skip, *make_sr_dataset(images, args.crops, size, s, args.seed, scales))
+        model.skip.weight.requires_grad_(False)
+    else:
+        linear = PafuLinearSR(s, **state["config"])
+        linear.load_state_dict(state["state_dict"])
+        model.init_from_linear(linear)
     log.info("%s: %d parameters, receptive field %d px", args.name, sum(p.numel() for p in model.parameters()),
              model.receptive_field)
     summary = train_network(model, images, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                            balance=args.balance or None, fixed_pafu=False, pad=args.pad,
+                            balance=args.balance or None, fixed_pafu=[] if plain else [model.skip.pafu], pad=args.pad,
                             batch_fn=sr_batches(images, args.batch, size, s, args.pad, scales),
                             checkpoint=Path(args.runs) / args.name / "checkpoint.pt")
     summary.update(patch=size, scales=list(scales), pad_low_res=args.pad)
@@ -141,18 +156,19 @@ def train_sr_net(args, argv) -> dict:
         "layers": [] if plain else ["pafu", "envelope"],
         "description": (f"Plain-convolution ablation of sr/pafu-espcn-x{s}." if plain else
                         f"ESPCN-style x{s} super-resolution: a 5x5 and an envelope-3x3 tanh embedding of the "
-                        "low-resolution luma, a PAFU output layer selecting among 16 kernels from the embeddings, "
-                        "and a linear 5x5 path; depth-to-space."),
+                        "low-resolution luma and a PAFU output layer selecting among 16 kernels from the embeddings "
+                        f"correct the linear PAFU upscaler (sr/pafu-linear-x{s}); depth-to-space."),
         "input": {"channels": 1, "colour": "luma (BT.601 Y); chroma by bicubic interpolation",
                   "range": "0-1 float, 8-bit trained"},
         "receptive_field": model.receptive_field, "default_rank": 0 if plain else 2,
         "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
-                  "skip_init": f"least squares over {args.crops} crops", **summary},
+                  "linear_path": (f"least-squares 5x5 convolution over {args.crops} crops, frozen" if plain else
+                                  f"{_portable(args.init)}, frozen"), **summary},
     }
     rng = np.random.default_rng(args.seed)
     checks = [torch.from_numpy(rng.random((1, 1, 40, 56), dtype=np.float32)),
               torch.from_numpy(rng.random((1, 1, 19, 23), dtype=np.float32))]
-    card = ship(model, card, Path(args.out), torch.zeros(1, 1, 32, 32), checks, {})
+    card = ship(model, card, Path(args.out), torch.zeros(1, 1, 32, 32), checks, config)
     if args.val:
         card = attach_sr_metrics(card, Path(args.out), args.val)
     return card

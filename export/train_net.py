@@ -61,7 +61,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     ones; ``None`` takes the plain MSE over the batch. ``loss_fn(output, target)`` replaces both with its
     own scalar objective (logged as ``loss``).
 
-    With ``fixed_pafu``, PAFU selectors are kept as initialised (hard argmax, frozen); their kernels (or a plain input
+    With ``fixed_pafu`` (``True`` for all PAFUs, or a list of them), PAFU selectors are kept as initialised (hard argmax, frozen); their kernels (or a plain input
     convolution in their place) learn at ``kernel_lr_scale`` times the rate of the rest of the
     network, so kernels that start from a least-squares solution are refined rather than
     overwritten; at the default 0 the input layer stays frozen and costs no backward pass. The
@@ -76,7 +76,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
         raise ValueError(f"pad must be even to keep the Bayer phase, got {pad}")
     _set_layout(model, torch.channels_last)
     pafus = [m for m in model.modules() if isinstance(m, PAFU)]
-    fixed = pafus if fixed_pafu else []
+    fixed = pafus if fixed_pafu is True else list(fixed_pafu or [])
     for p in fixed:
         p.selector.requires_grad_(False)
     kernel_ids = {id(p.weight) for p in fixed}

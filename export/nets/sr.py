@@ -1,6 +1,7 @@
 """Super-resolution networks working on the low-resolution luma (Y) image."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
@@ -65,40 +66,52 @@ class PafuEspcn(nn.Module):
 
     A 5x5 and a 3x3 convolution with tanh embed the low-resolution luma (the 3x3 behind a
     learned Gaussian envelope); a PAFU whose selector runs on those embeddings filters them into
-    the ``scale**2`` sub-pixels, added to a linear 5x5 path that starts from the least-squares
-    linear upscaler; depth-to-space puts them in place. ``plain=True`` builds the ablation: plain
-    convolutions and a plain 3x3 output convolution.
+    a correction of the ``scale**2`` sub-pixels of a linear path, the linear PAFU upscaler
+    (which can start from a trained ``sr/pafu-linear`` model); depth-to-space puts them in place.
+    ``plain=True`` builds the ablation: plain convolutions everywhere, the linear path a 5x5
+    convolution.
 
     Shape:
         ``(N, 1, h, w)`` luma -> ``(N, 1, scale*h, scale*w)``
     """
 
     def __init__(self, scale: int, features: Sequence[int] = (64, 32), kernels: int = 16, radius: int = 2,
-                 selector_channels: int = 16, plain: bool = False):
+                 selector_channels: int = 16, linear_kernel_sizes: Sequence[int] = (5,) * 16, plain: bool = False):
         super().__init__()
         if not isinstance(scale, int) or scale < 2:
             raise ValueError(f"scale must be an integer >= 2, got {scale!r}")
         self.scale, self.plain = scale, plain
         f1, f2 = features
-        self.skip = nn.Conv2d(1, scale * scale, 5, padding=2, bias=False)
+        if plain:
+            self.skip = nn.Conv2d(1, scale * scale, 5, padding=2, bias=False)
+        else:
+            self.skip = PafuLinearSR(scale, linear_kernel_sizes)
         self.embed = nn.Conv2d(1, f1, 5, padding=2)
         self.body = nn.Conv2d(f1, f2, 3, padding=1) if plain else DisentangledConv(f1, f2, 3, radius=radius)
         if plain:
             self.out = nn.Conv2d(f2, scale * scale, 3, padding=1)
         else:
             self.out = PAFU(f2, scale * scale, (3,) * kernels, selector_channels=selector_channels, selector_depth=1)
-        for w in (self.out.weight,):
-            nn.init.normal_(w, std=1e-3)
+        nn.init.normal_(self.out.weight, std=1e-3)
+
+    def init_from_linear(self, linear: PafuLinearSR) -> None:
+        """Take a trained linear PAFU upscaler (selector, features, possibly pruned kernel group) as
+        the linear path."""
+        if self.plain or linear.scale != self.scale:
+            raise ValueError(f"expected a x{self.scale} linear PAFU for a non-plain network, got x{linear.scale}")
+        self.skip = copy.deepcopy(linear)
 
     @property
     def receptive_field(self) -> int:
         body = self.body.kernel_size[0] // 2 if self.plain else self.body.receptive_field // 2
         out = 1 if self.plain else max(1, self.out.selector_depth + 1)
-        return 2 * (2 + body + out) + 1
+        linear = 2 if self.plain else self.skip.receptive_field // 2
+        return 2 * max(2 + body + out, linear) + 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        base = self.skip(x) if self.plain else self.skip.pafu(x, self.skip.guide(x))
         h = torch.tanh(self.body(torch.tanh(self.embed(x))))
-        return depth_to_space(self.skip(x) + self.out(h), self.scale)
+        return depth_to_space(base + self.out(h), self.scale)
 
 
 from . import register  # noqa: E402
@@ -107,7 +120,8 @@ for _scale in (2, 3, 4):
     register(f"sr/pafu-espcn-x{_scale}")(lambda _s=_scale, **kw: PafuEspcn(_s, **kw))
     register(f"sr/pafu-espcn-plain-x{_scale}")(lambda _s=_scale, **kw: PafuEspcn(_s, **{**kw, "plain": True}))
 register("sr/pafu-espcn-tiny-x2")(lambda **kw: PafuEspcn(2, **{"features": (4, 4), "kernels": 3, "radius": 1,
-                                                              "selector_channels": 4, **kw}))
+                                                              "selector_channels": 4, "linear_kernel_sizes": (3, 5),
+                                                              **kw}))
 
 for _scale in (2, 3, 4):
     register(f"sr/pafu-linear-x{_scale}")(lambda _s=_scale, **kw: PafuLinearSR(_s, **kw))

@@ -7,7 +7,7 @@ from export.layers.pafu import PAFU
 from export.nets import create
 from export.onnx_io import onnx_max_abs_diff
 from export.train_net import train_network
-from export.train_sr import make_sr_dataset, solve_conv, sr_batches
+from export.train_sr import make_sr_dataset, solve_conv, sr_batches, train_pafu_linear_sr
 
 
 def textured_images(n=3, size=64, seed=0):
@@ -35,21 +35,36 @@ def test_receptive_field_bounds_the_dependence():
         torch.testing.assert_close(model(x)[..., 30:32, :], model(y)[..., 30:32, :])
 
 
-def test_linear_path_starts_as_least_squares_and_the_whole_network_trains():
-    torch.manual_seed(0)
-    model = create("sr/pafu-espcn-tiny-x2")
-    images = textured_images()
-    lr, targets = make_sr_dataset(images, 8, 32, 2, seed=0, scales=(1.0,))
+def test_plain_linear_path_is_least_squares():
+    model = create("sr/pafu-espcn-plain-x2", features=(4, 4))
+    lr, targets = make_sr_dataset(textured_images(), 8, 32, 2, seed=0, scales=(1.0,))
     solve_conv(model.skip, lr, targets)
     with torch.no_grad():
         fit = torch.nn.functional.conv2d(lr, model.skip.weight, padding=2)[..., 2:-2, 2:-2]
     assert torch.nn.functional.mse_loss(fit, targets[..., 2:-2, 2:-2]) < 2e-3
+
+
+def test_starts_from_the_linear_upscaler_and_trains_around_it():
+    torch.manual_seed(0)
+    images = textured_images()
+    linear = create("sr/pafu-linear-tiny-x2")
+    train_pafu_linear_sr(linear, images, crops=8, size=32, rounds=0, selector_epochs=1, scales=(1.0,))
+    model = create("sr/pafu-espcn-tiny-x2", linear_kernel_sizes=linear.pafu.kernel_sizes)
+    model.init_from_linear(linear)
+    lr, _ = make_sr_dataset(images, 2, 32, 2, seed=0, scales=(1.0,))
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(lr), linear.eval()(lr), atol=0.02, rtol=0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    summary = train_network(model, images, steps=3, lr=1e-3, fixed_pafu=False, pad=2, log_every=1,
+    summary = train_network(model, images, steps=3, lr=1e-3, fixed_pafu=[model.skip.pafu], pad=2, log_every=1,
                             batch_fn=sr_batches(images, 2, 32, 2, 2, scales=(1.0,)))
     assert np.isfinite(summary["history"][-1]["mse"])
     after = model.state_dict()
+    for key in before:
+        if key.startswith("skip."):  # the linear path stays as trained
+            torch.testing.assert_close(after[key], before[key])
     assert not torch.equal(before["out.selector.0.weight"], after["out.selector.0.weight"])  # selection learns
     assert not torch.equal(before["out.weight"], after["out.weight"])
     model.eval()
     assert onnx_max_abs_diff(model, lr[:1, :, :10, :12], lr[:1]) < 1e-4
+    with pytest.raises(ValueError, match="x2 linear PAFU"):
+        create("sr/pafu-espcn-plain-x2").init_from_linear(linear)
