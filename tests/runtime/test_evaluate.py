@@ -168,7 +168,7 @@ def test_eval_sr_cli_prints_table_and_writes_json(sr_installed, tmp_path, rng, c
     assert "Y-PSNR" in printed and "opencv-lanczos" in printed and "sr/nearest-x2" in printed
 
 
-def test_eval_sr_cli_errors(tmp_path, rng, caplog):
+def test_eval_sr_cli_errors(installed, tmp_path, rng, caplog):
     folder = smooth_folder(tmp_path / "hr", rng)
     assert cli.main(["eval", "sr", "--hr", str(folder), "--scale", "1"]) == 2
     assert "expected an integer from 2 to 8, got 1" in caplog.text
