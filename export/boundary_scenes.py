@@ -25,21 +25,12 @@ import numpy as np
 from imgadapt._boundary_io import read_bsds_mat
 from imgadapt._boundary_metrics import thin
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+from .data import image_paths, read_image
 
 
 def load_sources(folder: str | Path) -> list[np.ndarray]:
     """The 8-bit images of a folder as ``HxWx3`` BGR uint8 (gray ones replicated), sorted by name."""
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-    images = []
-    for path in paths:
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise ValueError(f"{path}: unreadable image")
-        images.append(img)
-    return images
+    return [read_image(path, cv2.IMREAD_COLOR) for path in image_paths(folder)]
 
 
 def _smooth_field(shape: tuple[int, int], cells: int, amplitude: float, rng: np.random.Generator) -> np.ndarray:
@@ -146,9 +137,7 @@ def load_bsds(root: str | Path, split: str = "val") -> list[tuple[str, np.ndarra
         raise FileNotFoundError(f"no images/{split}/*.jpg under {root}")
     data = []
     for path in paths:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"{path}: unreadable image")
+        image = read_image(path, cv2.IMREAD_COLOR)
         maps = read_bsds_mat(root / "groundTruth" / split / (path.stem + ".mat"))
         if any(m.shape != image.shape[:2] for m in maps):
             raise ValueError(f"{path.stem}: ground truth of shape {maps[0].shape}, expected {image.shape[:2]}")

@@ -10,16 +10,26 @@ import torch
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
-def load_folder(folder: str | Path, gray: bool = False) -> list[np.ndarray]:
-    """All images of a folder as float32 arrays in [0, 1]: ``HxWx3`` RGB, or ``HxW`` with ``gray``."""
+def image_paths(folder: str | Path) -> list[Path]:
+    """The image files of a folder, sorted by name; at least one."""
     paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    return paths
+
+
+def read_image(path: str | Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
+    img = cv2.imread(str(path), flags)
+    if img is None:
+        raise ValueError(f"{path}: unreadable image")
+    return img
+
+
+def load_folder(folder: str | Path, gray: bool = False) -> list[np.ndarray]:
+    """All images of a folder as float32 arrays in [0, 1]: ``HxWx3`` RGB, or ``HxW`` with ``gray``."""
     images = []
-    for path in paths:
-        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise ValueError(f"{path}: unreadable image")
+    for path in image_paths(folder):
+        img = read_image(path)
         scale = 65535.0 if img.dtype == np.uint16 else 255.0
         img = img.astype(np.float32) / scale
         if img.ndim == 3:

@@ -108,13 +108,7 @@ def train_sr_linear(args, argv) -> dict:
         "train": {**_linear_train_record(args, argv, history, restarts), "scales": list(scales)},
         "config": cfg,
     }
-    rng = np.random.default_rng(args.seed)
-    checks = [torch.from_numpy(rng.random((1, 1, 40, 56), dtype=np.float32)),
-              torch.from_numpy(rng.random((1, 1, 19, 23), dtype=np.float32))]
-    card = ship(model, card, Path(args.out), torch.zeros(1, 1, 32, 32), checks, cfg)
-    if args.val:
-        card = attach_sr_metrics(card, Path(args.out), args.val)
-    return card
+    return _ship_sr(model, card, args, cfg)
 
 
 def train_sr_net(args, argv) -> dict:
@@ -165,6 +159,12 @@ def train_sr_net(args, argv) -> dict:
                   "linear_path": (f"least-squares 5x5 convolution over {args.crops} crops, frozen" if plain else
                                   f"{_portable(args.init)}, frozen"), **summary},
     }
+    return _ship_sr(model, card, args, config)
+
+
+def _ship_sr(model, card: dict, args, config: dict) -> dict:
+    """Export and verify on two random luma images (one of odd size), write the trio, then measure
+    it on ``--val`` next to bicubic and Lanczos."""
     rng = np.random.default_rng(args.seed)
     checks = [torch.from_numpy(rng.random((1, 1, 40, 56), dtype=np.float32)),
               torch.from_numpy(rng.random((1, 1, 19, 23), dtype=np.float32))]
