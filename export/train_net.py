@@ -58,11 +58,11 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
 
     With ``balance`` (an MSE floor) the loss is the mean over crops of ``10 log10(mse + balance)``,
     the mean PSNR the model is judged by, so easy crops count as much as the hardest, most aliased
-    ones; ``None`` takes the plain MSE over the batch. ``loss_fn(output, target)`` replaces both with its
-    own scalar objective (logged as ``loss``).
+    ones; ``None`` takes the plain MSE over the batch. ``loss_fn(output, target)`` replaces both
+    with its own scalar objective (logged as ``loss``).
 
-    With ``fixed_pafu`` (``True`` for all PAFUs, or a list of them), PAFU selectors are kept as initialised (hard argmax, frozen); their kernels (or a plain input
-    convolution in their place) learn at ``kernel_lr_scale`` times the rate of the rest of the
+    With ``fixed_pafu`` (``True`` for all PAFUs, or a list of them), PAFU selectors are kept as
+    initialised (hard argmax, frozen); their kernels (or a plain input convolution in their place) learn at ``kernel_lr_scale`` times the rate of the rest of the
     network, so kernels that start from a least-squares solution are refined rather than
     overwritten; at the default 0 the input layer stays frozen and costs no backward pass. The
     network trains in channels-last layout (twice as fast for the envelopes' depthwise
@@ -77,6 +77,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     _set_layout(model, torch.channels_last)
     pafus = [m for m in model.modules() if isinstance(m, PAFU)]
     fixed = pafus if fixed_pafu is True else list(fixed_pafu or [])
+    trained = [p for p in pafus if all(p is not f for f in fixed)]
     for p in fixed:
         p.selector.requires_grad_(False)
     kernel_ids = {id(p.weight) for p in fixed}
@@ -119,7 +120,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
             objective = loss if balance is None else 10 * torch.log10(err + balance).mean()
         else:
             loss = objective = loss_fn(out[..., margin:margin + h, margin:margin + w], rgb)
-        total = objective + decorrelation * sum(p.decorrelation_loss() for p in pafus) if pafus else objective
+        total = objective + decorrelation * sum(p.decorrelation_loss() for p in trained) if trained else objective
         opt.zero_grad()
         total.backward()
         opt.step()
