@@ -12,7 +12,7 @@ from . import raw
 from ._bayer import PATTERNS
 from ._errors import (CorruptRawError, ImgadaptError, InputDtypeError, InputShapeError, InputSizeError,
                       InputValueError, ModelIntegrityError, ProviderError, UnknownNameError, UnsupportedRawError)
-from ._model import Model, check_model_arg, load, registry
+from ._model import Model, check_model_arg, default_upscaler, load, registry
 from ._registry import public_card
 
 __version__ = "0.1.0"
@@ -55,13 +55,7 @@ def upscale(image: np.ndarray, scale: int = 2, model=None) -> np.ndarray:
     """Upscale a gray or BGR image ``scale`` times; same dtype and channels as the input."""
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)):
         raise InputDtypeError(f"scale: expected an integer, got {type(scale).__name__}")
-    if model is None:
-        reg = registry()
-        offered = sorted({int(reg.cards[n].get("scale", 0)) for n in reg.list("sr")})
-        if scale not in offered:
-            raise UnknownNameError(f"scale: expected one of {offered or 'none installed'}, got {scale}")
-        model = reg.default("sr", where=lambda card: int(card.get("scale", 0)) == scale)["name"]
-    m = check_model_arg(model, "sr")
+    m = check_model_arg(default_upscaler(scale) if model is None else model, "sr")
     if m.scale != scale:
         raise UnknownNameError(f"model {m.name!r} upscales by {m.scale}, but scale={scale} was asked")
     return m(image)

@@ -170,6 +170,15 @@ def load(name: str | None = None, *, task: str | None = None, providers=None, th
     return cls(card, providers=providers, threads=threads, tile=tile, strict=strict, registry=reg)
 
 
+def default_upscaler(scale: int) -> str:
+    """The default super-resolution model for ``scale``; :class:`UnknownNameError` names the scales offered."""
+    reg = registry()
+    offered = sorted({int(reg.cards[n].get("scale", 0)) for n in reg.list("sr")})
+    if scale not in offered:
+        raise UnknownNameError(f"scale: expected one of {offered or 'none installed'}, got {scale}")
+    return reg.default("sr", where=lambda card: int(card.get("scale", 0)) == scale)["name"]
+
+
 def check_model_arg(model, task: str) -> Model:
     """Accept a loaded :class:`Model` or a name (``None`` = the task's default)."""
     if isinstance(model, Model):

@@ -76,16 +76,13 @@ def _run_batch(args, process) -> int:
 
 def _cmd_upscale(args) -> int:
     """``imgadapt upscale``: the named model, or the default one for ``--scale``."""
-    from ._model import registry
+    from ._model import default_upscaler, registry
 
-    if args.model is None:
-        try:
-            args.model = registry().default("sr", where=lambda card: int(card.get("scale", 0)) == args.scale)["name"]
-        except ImgadaptError:
-            offered = sorted({int(c.get("scale", 0)) for n, c in registry().cards.items() if c.get("task") == "sr"})
-            log.error("error: no super-resolution model for x%d is installed (scales offered: %s)", args.scale,
-                      offered or "none")
-            return 2
+    try:
+        args.model = args.model or default_upscaler(args.scale)
+    except ImgadaptError as exc:
+        log.error("error: no super-resolution model for x%d is installed (%s)", args.scale, exc)
+        return 2
     try:
         card = registry().resolve(args.model, "sr")
     except ImgadaptError as exc:
