@@ -15,6 +15,7 @@ whatever ``--count`` is.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +27,8 @@ from imgadapt._boundary_io import read_bsds_mat
 from imgadapt._boundary_metrics import thin
 
 from .data import image_paths, read_image
+
+MANIFEST = "scenes.json"  # how a scenes folder was made, read into the cards of models measured on it
 
 
 def load_sources(folder: str | Path) -> list[np.ndarray]:
@@ -145,7 +148,22 @@ def load_bsds(root: str | Path, split: str = "val") -> list[tuple[str, np.ndarra
     return data
 
 
+def _portable_args(argv: list[str]) -> list[str]:
+    """The arguments as recorded in a manifest: paths relative to the working folder when inside it."""
+    out = []
+    for a in argv:
+        p = Path(a)
+        if p.is_absolute() and p.exists():
+            try:
+                a = str(p.relative_to(Path.cwd()))
+            except ValueError:
+                a = "/".join(p.parts[-2:])
+        out.append(a)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m export.boundary_scenes", description=__doc__.split("\n\n")[0])
     p.add_argument("--src", required=True, help="folder of photos to fill regions with")
     p.add_argument("--textures", default=None, help="folder of textures added to the fills")
@@ -157,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sources = load_sources(args.src) + (load_sources(args.textures) if args.textures else [])
     names = write_scenes(sources, args.output, args.count, args.size, args.seed, gray=args.gray)
+    manifest = {"command": "python -m export.boundary_scenes " + " ".join(_portable_args(argv)),
+                "count": len(names), "size": args.size, "seed": args.seed}
+    (Path(args.output) / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"{len(names)} scenes of {args.size}x{args.size} written to {args.output}")
     return 0
 

@@ -8,6 +8,7 @@ negatives and negatives by the share of positives among the pixels counted.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from . import nets
-from .boundary_scenes import boundary_scene, load_sources
+from .boundary_scenes import MANIFEST, boundary_scene, load_sources
 
 log = logging.getLogger("imgadapt.train")
 IGNORED = -1.0
@@ -112,6 +113,7 @@ def attach_edges_metrics(card: dict, out_dir: Path, val: str) -> dict:
                     "the image diagonal; ODS/OIS/AP; speed = input megapixels/s through the public API, median of "
                     "3 after warm-up, OpenCV Canny/Sobel peers in the same run (imgadapt eval edges)",
         "data": _portable(str(val)), "images": list(ours["per_image"]), "measured": time.strftime("%Y-%m-%d"),
+        **({"scenes": json.loads((val / MANIFEST).read_text())} if (val / MANIFEST).is_file() else {}),
         **{k: ours[k] for k in ("ods", "ois", "ap", "mp_s")}, "rows": rows,
         "summary": f"ODS {ours['ods']:.3f} OIS {ours['ois']:.3f} AP {ours['ap']:.3f} val"
                    + (f", best peer {best['method']} ODS {best['ods']:.3f}" if best else ""),

@@ -1,3 +1,5 @@
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -68,6 +70,9 @@ def test_command_writes_images_and_ground_truth(tmp_path):
     image, border = bs.boundary_scene(bs.load_sources(src), 48, np.random.default_rng([5, 1]))
     np.testing.assert_array_equal(gt > 0, border)
     np.testing.assert_array_equal(cv2.imread(str(out / "images" / names[1])), image)
+    manifest = json.loads((out / bs.MANIFEST).read_text())
+    assert manifest["command"].startswith("python -m export.boundary_scenes --src ")
+    assert (manifest["count"], manifest["size"], manifest["seed"]) == (2, 48, 5)
 
 
 def test_bsds_layout_with_several_annotators(tmp_path):
