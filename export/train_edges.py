@@ -131,8 +131,9 @@ DESCRIPTIONS = {
     "edges/gd-col": "Gaussian-derivative frames (order 2, two oriented bases; 7x7 at full and at half resolution), "
                     "a co-occurrence layer (8 bins, 5x5) on the gray input and a residual 3x3 body at half "
                     "resolution; one boundary logit per pixel, sigmoid probability.",
-    "edges/gd-pafu": "Compact boundary net: a 7x7 Gaussian-derivative frame (order 2, two oriented bases) and a "
-                     "PAFU output layer choosing one of 8 3x3 kernels per pixel; sigmoid probability.",
+    "edges/gd-pafu": "Compact boundary net: a 7x7 Gaussian-derivative frame (order 2, two oriented bases), two "
+                     "more at quarter resolution on its 4x4 means for context, and a PAFU output layer choosing "
+                     "one of 8 3x3 kernels per pixel from the fine and context maps; sigmoid probability.",
 }
 
 

@@ -118,35 +118,52 @@ class GdColEdges(_Probability):
 
 
 class GdPafuEdges(_Probability):
-    """A compact, fast boundary net: one Gaussian-derivative frame and a PAFU output layer.
+    """A compact, fast boundary net: Gaussian-derivative frames at full and quarter resolution and a
+    PAFU output layer.
 
-    The frame (order 2, two oriented bases, 7x7) makes ``features`` maps, rectified; a PAFU whose
-    selector (one 3x3 layer) reads those maps picks one of ``kernels`` 3x3 kernels per pixel to turn
-    them into the logit. ``plain=True``: a free depthwise + 1x1 frame, and in place of the PAFU a 3x3
-    convolution to ``2 * kernels`` rectified maps and a 1x1 to the logit (about as many parameters).
+    A 7x7 frame (order 2, two oriented bases) makes ``features`` rectified maps of the gray image.
+    Their 4x4 means go through two more 7x7 frames at quarter resolution (sigma 4 to 8 in image
+    pixels: the context that tells a region border from the texture inside a region, at 1/16 of
+    the cost) and come back by bilinear upsampling. A PAFU whose selector (one 3x3 layer) reads the
+    fine and the context maps picks one of ``kernels`` 3x3 kernels per pixel to turn them into the
+    logit. ``plain=True``: free depthwise + 1x1 frames, and in place of the PAFU a 3x3 convolution
+    to ``2 * kernels`` rectified maps and a 1x1 to the logit.
+
+    The 4x4 means make the output depend on the pixel's phase: tiles start at multiples of 4
+    (``multiple``).
 
     Shape:
         ``(N, 1, H, W) -> (N, 1, H, W)``
     """
+
+    multiple = 4
 
     def __init__(self, features: int = 8, multiplier: int = 4, kernels: int = 8, selector_channels: int = 8,
                  plain: bool = False):
         super().__init__()
         self.plain = plain
         self.frame = frame(1, features, multiplier, 7, plain)
+        self.context = nn.Sequential(frame(features, features, 1, 7, plain), nn.ReLU(),
+                                     frame(features, features, 1, 7, plain), nn.ReLU())
         if plain:
-            self.out = nn.Sequential(nn.Conv2d(features, 2 * kernels, 3, padding=1), nn.ReLU(),
+            self.out = nn.Sequential(nn.Conv2d(2 * features, 2 * kernels, 3, padding=1), nn.ReLU(),
                                      nn.Conv2d(2 * kernels, 1, 1))
         else:
-            self.out = PAFU(features, 1, (3,) * kernels, selector_channels=selector_channels, selector_depth=1,
+            self.out = PAFU(2 * features, 1, (3,) * kernels, selector_channels=selector_channels, selector_depth=1,
                             bias=True)
 
     @property
     def receptive_field(self) -> int:
-        return 2 * (3 + 1) + 1
+        # the two 7x7 context frames and the bilinear upsampling reach 3 + 3 + 1 quarter pixels of
+        # 4 image pixels; the fine frame 3 and the 3x3 output 2 more
+        return 2 * (4 * (3 + 3 + 1) + 3 + 2) + 1
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(F.relu(self.frame(x)))
+        f = F.relu(self.frame(x))
+        h, w = x.shape[2], x.shape[3]
+        low = self.context(F.avg_pool2d(f, 4, ceil_mode=True, count_include_pad=False))
+        up = F.interpolate(low, scale_factor=4.0, mode="bilinear", align_corners=False)[..., :h, :w]
+        return self.out(torch.cat([f, up], 1))
 
 
 from . import register  # noqa: E402

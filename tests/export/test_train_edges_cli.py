@@ -50,7 +50,7 @@ def test_edge_nets_train_ship_and_report_the_ablation(tmp_path, folders):
     assert train_cli.main(["edges/gd-pafu", *common]) == 0
     card = json.loads((out / "edges" / "gd-pafu.json").read_text())
     assert card["task"] == "edges" and card["layers"] == ["gaussian_derivative", "pafu"]
-    assert card["input"]["channels"] == 1 and card["receptive_field"] == 9
+    assert card["input"]["channels"] == 1 and card["receptive_field"] == 67 and card["input"]["multiple"] == 4
     assert card["train"]["textures"].endswith("textures") and "balanced" in card["train"]["loss"]
     assert [h["step"] for h in card["train"]["history"]] == [2] and np.isfinite(card["train"]["history"][0]["loss"])
     metrics = card["metrics"]
