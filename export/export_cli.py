@@ -226,7 +226,7 @@ def _fp16_report(fp16: bytes, fp32_metric: dict, calib: Calibration, reference: 
 def export_model(model: torch.nn.Module, task: str, calib: Calibration, *, channels: int = 1, multiple: int = 1,
                  shrink: bool = True, collapse: bool = True, fp16: bool = False,
                  tolerance: float = ONNX_TOLERANCE, bench_size: int = 512, bench_runs: int = 7,
-                 graph_pass=graph.simplify) -> ExportResult:
+                 graph_pass=None) -> ExportResult:
     """Optimise ``model`` for inference, export it, verify the graph and measure every step.
 
     Args:
@@ -241,7 +241,7 @@ def export_model(model: torch.nn.Module, task: str, calib: Calibration, *, chann
         tolerance: largest accepted |onnxruntime - torch| on the verification inputs.
         bench_size: side of the square input of the throughput measurement.
         bench_runs: timed runs per model (median).
-        graph_pass: the ONNX simplification (replaceable for tests).
+        graph_pass: the ONNX simplification, :func:`export.graph.simplify` when ``None``.
 
     Returns:
         The optimised ONNX bytes (without metadata), the optimised torch model, the summary and,
@@ -259,7 +259,7 @@ def export_model(model: torch.nn.Module, task: str, calib: Calibration, *, chann
     optimised, gd_report = fold_gaussian_derivatives(optimised)
     optimised, bn_report = fold_batchnorms(optimised)
     traced = to_onnx_bytes(optimised, example)
-    after = graph_pass(traced)
+    after = (graph_pass or graph.simplify)(traced)
     checks = _check_inputs(channels, multiple)
     calib_chunks = list(calib.inputs.split(8))
     worst = verify_onnx(optimised, after, checks + calib_chunks, tolerance)
@@ -314,16 +314,17 @@ def write_outputs(result: ExportResult, card: dict, out: Path, report: Path | No
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    half_path = out.with_suffix(".fp16.onnx")
+    if result.fp16 is not None:
+        result.summary["fp16"]["onnx"] = half_path.name
     props = {graph.METADATA_KEY: graph.dumps(result.summary), "imgadapt.card": graph.dumps(card)}
     data = graph.set_metadata(result.onnx, props)
     out.write_bytes(data)
     card = dict(card, onnx=out.name, onnx_sha256=hashlib.sha256(data).hexdigest())
     if result.fp16 is not None:
         half = graph.set_metadata(result.fp16, props)
-        half_path = out.with_suffix(".fp16.onnx")
         half_path.write_bytes(half)
-        card["export"] = dict(card["export"], fp16=dict(card["export"]["fp16"], onnx=half_path.name,
-                                                        onnx_sha256=hashlib.sha256(half).hexdigest()))
+        card["export"] = dict(card["export"], fp16=dict(card["export"]["fp16"], onnx_sha256=hashlib.sha256(half).hexdigest()))
     write_card(out.with_suffix(".json"), card)
     if report is not None:
         Path(report).write_text(json.dumps(result.summary, indent=2) + "\n")
