@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import torch
 
-from imgadapt._errors import ImgadaptError, ModelIntegrityError, UnknownNameError
+from imgadapt._errors import ImgadaptError, InputSizeError, ModelIntegrityError, UnknownNameError
 
 from . import graph, nets
 from .data import load_folder, mosaic_rggb, quantize
@@ -122,7 +122,8 @@ def tiles(images: list[np.ndarray], size: int, limit: int = MAX_TILES) -> torch.
             for x in sorted({*range(0, w - size, size // 2), w - size}):
                 out.append(img[y:y + size, x:x + size])
     if not out:
-        raise ValueError(f"calibration: expected images of at least {size}x{size} pixels, got none")
+        got = ", ".join(f"{im.shape[1]}x{im.shape[0]}" for im in images[:5]) or "no images"
+        raise InputSizeError(f"calibration: expected images of at least {size}x{size} pixels, got {got}")
     picks = np.linspace(0, len(out) - 1, min(limit, len(out))).round().astype(int)
     batch = torch.from_numpy(np.stack([out[i] for i in picks])).permute(0, 3, 1, 2).contiguous()
     return quantize(batch)
@@ -300,6 +301,9 @@ def export_model(model: torch.nn.Module, task: str, calib: Calibration, *, chann
 def finish_card(card: dict, result: ExportResult, channels: int, bench_size: int, bench_runs: int) -> dict:
     """The model card of the exported graph: the checkpoint's card with the export's figures."""
     card = {k: v for k, v in card.items() if not k.startswith("_") and k != "onnx_sha256"}
+    if "metrics" in card:
+        card["metrics"] = dict(card["metrics"], graph="measured on the graph before this export; the export's "
+                               "calibration change is in export.calibration; 'imgadapt eval' refreshes them")
     card.update(params=count_params(result.model), opset=OPSET, export=result.summary,
                 verification={k: result.summary["verification"][k] for k in ("max_abs_diff", "tolerance", "inputs")},
                 runtime=faster_graph_optimization(result.onnx, channels, bench_size, bench_runs))
@@ -346,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib", default=None, help="folder of calibration images (default: the bundled sample image)")
     p.add_argument("--no-shrink-envelope", dest="shrink", action="store_false", help="keep the trained envelopes")
     p.add_argument("--no-collapse-pafu", dest="collapse", action="store_false",
-                   help=f"keep every PAFU whole (no collapse at >= {COLLAPSE_SHARE:.1%} one kernel, no pruning)")
+                   help=f"keep every PAFU whole (no collapse at >= {100 * COLLAPSE_SHARE:g} %% one kernel, no pruning)")
     p.add_argument("--fp16", action="store_true",
                    help="also write OUT.fp16.onnx: fp16 weights and compute, fp32 inputs and outputs (GPU serving)")
     p.add_argument("--report", default=None, help="write the optimisation report as JSON here")

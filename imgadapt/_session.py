@@ -77,7 +77,8 @@ CUDA_OPTIONS = {
 def provider_entries(providers: list[str], device_id: int = 0, cuda_options: dict | None = None) -> list:
     """The ``providers`` argument of ``onnxruntime.InferenceSession`` for resolved provider names:
     CUDA as ``(name, options)`` with :data:`CUDA_OPTIONS` (``device_id`` and ``cuda_options`` override
-    them), every other provider by name.
+    them), every other provider by name. Tested with provider lists only: no GPU session has been
+    created with these options on this project's CPU-only machine.
 
     Example:
         >>> provider_entries(["CUDAExecutionProvider", "CPUExecutionProvider"], device_id=1)[0][1]["device_id"]

@@ -3,6 +3,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from _export_helpers import broken
@@ -59,3 +60,19 @@ def test_a_failed_verification_exits_non_zero_and_writes_nothing(tmp_path, monke
     out = tmp_path / "x.onnx"
     assert cli.main(["export", str(_checkpoint(tmp_path)), "-o", str(out), *FAST]) == 2
     assert "expected |onnxruntime - torch|" in caplog.text and not out.exists()
+
+
+def test_help_lists_the_switches(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["export", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert all(s in text for s in ("--no-shrink-envelope", "--no-collapse-pafu", "--fp16", "--calib", "--report"))
+
+
+def test_calibration_images_smaller_than_a_tile_are_refused(tmp_path, caplog):
+    folder = tmp_path / "small"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((40, 50, 3), np.uint8))
+    assert cli.main(["export", str(_checkpoint(tmp_path)), "-o", str(tmp_path / "x.onnx"), "--calib", str(folder)]) == 2
+    assert "expected images of at least 96x96 pixels, got 50x40" in caplog.text
