@@ -1,9 +1,10 @@
-"""``python -m export train ...`` and ``python -m export ablation MODEL_CARD ABLATION_CARD``."""
+"""``python -m export train ...``, ``python -m export export ...`` and ``python -m export ablation MODEL_CARD ABLATION_CARD``."""
 import json
 import sys
 from pathlib import Path
 
 USAGE = ("usage: python -m export train NAME --data DIR [--val DIR] ...\n"
+         "       python -m export export NAME|CHECKPOINT -o OUT.onnx ...\n"
          "       python -m export ablation MODEL_CARD.json ABLATION_CARD.json")
 
 
@@ -22,10 +23,11 @@ def attach_ablation(card_path: str, ablation_path: str) -> dict:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 2 and sys.argv[1] == "train":
-        from .train_cli import main
+    commands = {"train": "train_cli", "export": "export_cli"}
+    if len(sys.argv) >= 2 and sys.argv[1] in commands:
+        import importlib
 
-        sys.exit(main(sys.argv[2:]))
+        sys.exit(importlib.import_module(f".{commands[sys.argv[1]]}", __package__).main(sys.argv[2:]))
     if len(sys.argv) == 4 and sys.argv[1] == "ablation":
         print(json.dumps(attach_ablation(sys.argv[2], sys.argv[3]), indent=2))
         sys.exit(0)

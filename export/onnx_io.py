@@ -37,13 +37,18 @@ def to_onnx_bytes(module: torch.nn.Module, example: torch.Tensor, dynamic_hw: bo
     return buf.getvalue()
 
 
-def run_onnx(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
-    """Run an ONNX model with a single input on the CPU provider."""
+def cpu_session(model_bytes: bytes, threads: int = 1):
+    """An onnxruntime session of the model on the CPU provider with ``threads`` intra-op threads."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    session = ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
+    opts.intra_op_num_threads = threads
+    return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
+    """Run an ONNX model with a single input on the CPU provider."""
+    session = cpu_session(model_bytes)
     return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .onnx_io import OPSET, run_onnx, to_onnx_bytes
+from .onnx_io import OPSET, cpu_session, to_onnx_bytes
 
 log = logging.getLogger("imgadapt.train")
 ONNX_TOLERANCE = 1e-4
@@ -21,16 +21,28 @@ def count_params(model: torch.nn.Module) -> int:
 
 def verify_onnx(model: torch.nn.Module, onnx_bytes: bytes, inputs: list[torch.Tensor],
                 tolerance: float = ONNX_TOLERANCE) -> float:
-    """Largest |onnxruntime - torch| over ``inputs``; raises if it exceeds ``tolerance``."""
+    """Largest |onnxruntime - torch| over ``inputs`` (CPU onnxruntime, one session).
+
+    Raises:
+        ExportVerificationError: when an output's shape differs or the difference exceeds ``tolerance``.
+    """
+    from imgadapt._errors import ExportVerificationError
+
     model.eval()
+    session = cpu_session(onnx_bytes)
+    name = session.get_inputs()[0].name
     worst = 0.0
     for x in inputs:
         with torch.no_grad():
             expected = model(x).numpy()
-        got = run_onnx(onnx_bytes, x.numpy())
+        got = session.run(None, {name: x.numpy()})[0]
+        if got.shape != expected.shape:
+            raise ExportVerificationError(f"ONNX output for input {tuple(x.shape)}: expected shape "
+                                          f"{expected.shape} (torch), got {got.shape}")
         worst = max(worst, float(np.abs(got - expected).max()))
-    if worst > tolerance:
-        raise RuntimeError(f"ONNX output differs from torch by {worst:.3g} > {tolerance:g}")
+        if not worst <= tolerance:
+            raise ExportVerificationError(f"ONNX output for input {tuple(x.shape)}: expected |onnxruntime - torch| "
+                                          f"<= {tolerance:g}, got {worst:.3g}")
     return worst
 
 

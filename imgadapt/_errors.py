@@ -45,3 +45,7 @@ class CorruptRawError(ImgadaptError, ValueError):
 
 class WorkerError(ImgadaptError, RuntimeError):
     """A batch worker (process or Ray actor) could not start, so the batch cannot run."""
+
+
+class ExportVerificationError(ImgadaptError, ValueError, RuntimeError):
+    """An exported graph does not compute what the torch model computes, within the stated tolerance."""

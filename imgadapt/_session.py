@@ -61,6 +61,35 @@ def choose_providers(requested=None, strict: bool = False, available=None) -> li
     return chosen
 
 
+# CUDA provider options (onnxruntime's CUDAExecutionProvider keys). Arena growth by request keeps memory
+# near what a model needs when several models share the GPU; the heuristic cuDNN search avoids the slow
+# exhaustive benchmark on the first run of every new input size (images vary in size); the default
+# stream is shared so chained models hand tensors over without cross-stream synchronisation.
+# Written for GPU serving and tested only as data on this project's CPU-only machine: never run on a GPU here.
+CUDA_OPTIONS = {
+    "device_id": 0,
+    "arena_extend_strategy": "kSameAsRequested",
+    "cudnn_conv_algo_search": "HEURISTIC",
+    "do_copy_in_default_stream": True,
+}
+
+
+def provider_entries(providers: list[str], device_id: int = 0, cuda_options: dict | None = None) -> list:
+    """The ``providers`` argument of ``onnxruntime.InferenceSession`` for resolved provider names:
+    CUDA as ``(name, options)`` with :data:`CUDA_OPTIONS` (``device_id`` and ``cuda_options`` override
+    them), every other provider by name. Tested with provider lists only: no GPU session has been
+    created with these options on this project's CPU-only machine.
+
+    Example:
+        >>> provider_entries(["CUDAExecutionProvider", "CPUExecutionProvider"], device_id=1)[0][1]["device_id"]
+        1
+    """
+    if isinstance(device_id, bool) or not isinstance(device_id, int) or device_id < 0:
+        raise InputValueError(f"device_id: expected an integer >= 0, got {device_id!r}")
+    options = {**CUDA_OPTIONS, "device_id": device_id, **(cuda_options or {})}
+    return [("CUDAExecutionProvider", options) if p == "CUDAExecutionProvider" else p for p in providers]
+
+
 GRAPH_OPTIMIZATIONS = ("extended", "all")
 
 
@@ -90,7 +119,7 @@ def get_session(key: str, model_bytes_fn, providers: list[str], threads: int | N
         session = _cache.get(cache_key)
         if session is None:
             session = ort().InferenceSession(model_bytes_fn(), session_options(threads, optimization),
-                                             providers=providers)
+                                             providers=provider_entries(providers))
             if session.get_providers()[0] != providers[0]:
                 raise ProviderError(f"{providers[0]} failed to start for {key}; onnxruntime chose "
                                     f"{session.get_providers()[0]}")

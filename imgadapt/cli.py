@@ -356,18 +356,23 @@ def _add_batch_args(p, task: str, suffix: str):
     p.set_defaults(task=task)
 
 
-def _train(argv: list[str]) -> int:
-    """``imgadapt train ...`` runs the torch side of a source checkout (``export.train_cli``)."""
+def _torch_side(module: str, command: str, argv: list[str]) -> int:
+    """``imgadapt train|export ...`` run the torch side of a source checkout (``export.<module>.main``)."""
+    import importlib
+
     checkout = Path(__file__).resolve().parent.parent
     if (checkout / "export" / "__init__.py").is_file() and str(checkout) not in sys.path:
         sys.path.insert(0, str(checkout))
     try:
-        from export.train_cli import main as train_main
+        entry = importlib.import_module(f"export.{module}").main
     except ImportError as exc:
-        log.error("'imgadapt train' runs from a source checkout with the train extra "
-                  "(pip install -e \".[cpu,train]\"): %s", exc)
+        log.error("'imgadapt %s' runs from a source checkout with the train extra "
+                  "(pip install -e \".[cpu,train]\"): %s", command, exc)
         return 2
-    return int(train_main(argv) or 0)
+    return int(entry(argv) or 0)
+
+
+TORCH_COMMANDS = {"train": "train_cli", "export": "export_cli"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -466,14 +471,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train, export and measure a model (source checkout, train extra); "
                                       "'imgadapt train --help' lists its options")
+    sub.add_parser("export", help="optimise, export to ONNX, verify and report a trained model (source checkout, "
+                                  "train extra); 'imgadapt export --help' lists its options")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["train"]:
+    if argv[:1] and argv[0] in TORCH_COMMANDS:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        return _train(argv[1:])
+        return _torch_side(TORCH_COMMANDS[argv[0]], argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.INFO, format="%(message)s")
     try:
