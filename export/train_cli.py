@@ -43,7 +43,7 @@ def _best_of_restarts(args, train) -> tuple:
     runs = []
     for restart in range(args.restarts):
         torch.manual_seed(args.seed + restart)
-        candidate = nets.create(args.name)
+        candidate = nets.create(args.name, **({"kernel_sizes": args.kernel_sizes} if args.kernel_sizes else {}))
         history = train(candidate)
         log.info("restart %d: train PSNR %.3f dB", restart, history[-1]["train_psnr"])
         runs.append((history[-1]["train_psnr"], restart, candidate, history))
@@ -327,6 +327,20 @@ def train_edges_net(args, argv) -> dict:
     return train_edges(args, argv)
 
 
+def _kernel_sizes(text: str) -> tuple[int, ...]:
+    """``3x16`` or ``3x9,5x8`` (size x count, comma-separated) or ``3,3,5``: a linear PAFU's kernel group."""
+    sizes = []
+    try:
+        for part in text.split(","):
+            size, _, count = part.partition("x")
+            sizes += [int(size)] * (int(count) if count else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 3x16 or 3x9,5x8, got {text!r}") from None
+    if not sizes or any(k < 1 or k % 2 == 0 for k in sizes):
+        raise argparse.ArgumentTypeError(f"expected odd kernel sizes >= 1, got {text!r}")
+    return tuple(sizes)
+
+
 def _floats(text: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(","))
@@ -362,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--selector-epochs", type=int, default=8)
     parser.add_argument("--prune-below", type=float, default=1e-4,
                         help="linear PAFU: drop kernels picked for less than this share of training pixels")
+    parser.add_argument("--kernel-sizes", type=_kernel_sizes, default=None,
+                        help="linear PAFU: the kernel group, e.g. 3x16 or 3x9,5x8 (size x count; default: the "
+                             "architecture's)")
     parser.add_argument("--restarts", type=int, default=1,
                         help="linear PAFU: selector initialisations tried, the best by training PSNR kept")
     parser.add_argument("--scales", type=_floats, default=DEFAULT_SCALES,

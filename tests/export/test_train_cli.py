@@ -50,7 +50,18 @@ def test_network_fine_tunes_from_a_trained_network(tmp_path, data):
 def test_plain_ablation_refuses_a_linear_start(tmp_path, data):
     out = tmp_path / "models"
     assert train_cli.main(["demosaic/pafu-linear", "--data", str(data), "--out", str(out), "--crops", "4",
-                           "--patch", "32", "--rounds", "0", "--selector-epochs", "1", "--threads", "1"]) == 0
+                           "--patch", "32", "--rounds", "0", "--selector-epochs", "1", "--threads", "1",
+                           "--kernel-sizes", "3x2,5", "--prune-below", "0"]) == 0
+    linear = torch.load(out / "demosaic" / "pafu-linear.pt", weights_only=False)
+    assert list(linear["config"]["kernel_sizes"]) == [3, 3, 5]
     with pytest.raises(SystemExit, match="plain ablation"):
         train_cli.main(["demosaic/pafu-net-plain", "--data", str(data), "--out", str(out), "--steps", "1",
                         "--init", str(out / "demosaic" / "pafu-linear.pt"), "--runs", str(tmp_path / "runs")])
+
+
+def test_kernel_group_option():
+    assert train_cli._kernel_sizes("3x16") == (3,) * 16
+    assert train_cli._kernel_sizes("3x2,5x1") == train_cli._kernel_sizes("3,3,5") == (3, 3, 5)
+    for bad in ("4x2", "3xa", "", "0"):
+        with pytest.raises(Exception, match="expected"):
+            train_cli._kernel_sizes(bad)
