@@ -31,8 +31,13 @@ def _portable(path: str) -> str:
 
 
 def _command(argv: list[str]) -> str:
-    words = []
+    """The command as recorded in a card: paths made portable, where the files went (``--out``,
+    ``--runs``) left out since it does not change the model."""
+    words, skip = [], False
     for a in argv:
+        if skip or a in ("--out", "--runs") or a.startswith(("--out=", "--runs=")):
+            skip = a in ("--out", "--runs")
+            continue
         words.append(_portable(a) if Path(a).exists() else a)
     return "imgadapt train " + shlex.join(words)
 

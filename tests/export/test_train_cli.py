@@ -65,3 +65,10 @@ def test_kernel_group_option():
     for bad in ("4x2", "3xa", "", "0"):
         with pytest.raises(Exception, match="expected"):
             train_cli._kernel_sizes(bad)
+
+
+def test_recorded_command_leaves_out_where_files_went(tmp_path):
+    (tmp_path / "data").mkdir()
+    command = train_cli._command(["sr/pafu-linear-x2", "--data", str(tmp_path / "data"), "--out", str(tmp_path),
+                                  "--seed", "0", f"--runs={tmp_path}", "--threads", "1"])
+    assert command == f"imgadapt train sr/pafu-linear-x2 --data {tmp_path.name}/data --seed 0 --threads 1"
