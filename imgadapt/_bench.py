@@ -66,7 +66,9 @@ def methods(task: str, scale: int | None = None, models: list[str] | None = None
     if only:
         unknown = [n for n in only if n not in found]
         if unknown:
-            raise UnknownNameError(f"unknown method(s) {', '.join(map(repr, unknown))} for bench {task}: "
+            missing = [n for n in notes if n.split(":")[0] in unknown]
+            raise UnknownNameError("; ".join(missing) if len(missing) == len(unknown) else
+                                   f"unknown method(s) {', '.join(map(repr, unknown))} for bench {task}: "
                                    f"expected some of {', '.join(found) or 'none installed'}")
         found = {n: found[n] for n in only}
         notes = [n for n in notes if n.split(":")[0] in only]

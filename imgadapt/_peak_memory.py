@@ -87,7 +87,7 @@ def profile(inputs: list, call, megapixels: float, repeats: int = 0) -> dict:
         io_mb = max(io_mb, (x.nbytes + getattr(out, "nbytes", 0)) / 2**20)
         del out
     peak = high_water_mb()
-    result = {"memory_how": how, "io_mb": round(io_mb, 1), "megapixels": round(megapixels, 4),
+    result = {"memory_how": how, "io_mb": round(io_mb, 3), "megapixels": round(megapixels, 4),
               "peak_mb": None if peak is None or base is None else round(max(peak - base, 0.0), 1),
               "process_peak_mb": None if peak is None else round(peak, 1)}
     if repeats:
