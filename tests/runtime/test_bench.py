@@ -8,16 +8,6 @@ import pytest
 
 from imgadapt import _bench, _peak_memory, cli
 from imgadapt._errors import InputValueError, UnknownNameError
-from imgadapt._io import write_array
-
-
-def photo_folder(folder, rng, shapes=((40, 48), (36, 44))):
-    """Smooth 8-bit colour images with some detail, like small photographs."""
-    folder.mkdir(exist_ok=True)
-    for i, (h, w) in enumerate(shapes):
-        x = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3)).astype(np.float64), (0, 0), 1.2)
-        write_array(folder / f"p{i}.png", np.rint(255 * (x - x.min()) / (x.max() - x.min())).astype(np.uint8))
-    return folder
 
 
 def direct_psnr(a, b, crop, y=False):
@@ -27,10 +17,10 @@ def direct_psnr(a, b, crop, y=False):
     return 10 * math.log10(255 ** 2 / np.mean((a - b) ** 2))
 
 
-def test_peer_figures_agree_with_direct_calls(tmp_path, rng):
+def test_peer_figures_agree_with_direct_calls(tmp_path, photos):
     from imgadapt._resize import downscale
 
-    folder = photo_folder(tmp_path / "img", rng)
+    folder = photos(tmp_path / "img", shapes=((40, 48), (36, 44)))
     images = [cv2.imread(str(p)) for p in sorted(folder.iterdir())]
     rows, _ = _bench.bench("demosaic", folder, only=["opencv-bilinear", "opencv-vng"], repeats=1, memory=False)
     for method, code in (("opencv-bilinear", cv2.COLOR_BayerBG2BGR), ("opencv-vng", cv2.COLOR_BayerBG2BGR_VNG)):
@@ -53,7 +43,7 @@ def test_peer_figures_agree_with_direct_calls(tmp_path, rng):
     assert rows[0]["psnr_db"] == pytest.approx(np.mean(psnrs), abs=2e-3)
 
 
-def test_missing_peers_are_skipped_with_a_note(tmp_path, rng, monkeypatch):
+def test_missing_peers_are_skipped_with_a_note(tmp_path, photos, monkeypatch):
     monkeypatch.setitem(sys.modules, "colour_demosaicing", None)  # import fails, find_spec says missing
     monkeypatch.setitem(sys.modules, "rawpy", None)
     found, notes = _bench.methods("demosaic", models=[])
@@ -62,12 +52,12 @@ def test_missing_peers_are_skipped_with_a_note(tmp_path, rng, monkeypatch):
     assert sum("rawpy" in n for n in notes) == 5
     with pytest.raises(UnknownNameError, match="menon2007: skipped"):
         _bench.methods("demosaic", models=[], only=["menon2007"])
-    rows, notes = _bench.bench("demosaic", photo_folder(tmp_path / "img", rng), models=[], repeats=1, memory=False)
+    rows, notes = _bench.bench("demosaic", photos(tmp_path / "img", shapes=((40, 48), (36, 44))), models=[], repeats=1, memory=False)
     assert {r["method"] for r in rows} == set(found) and len(notes) == 7
 
 
-def test_bench_cli_json_memory_and_chart(installed, tmp_path, rng, capsys):
-    folder = photo_folder(tmp_path / "img", rng)
+def test_bench_cli_json_memory_and_chart(installed, tmp_path, photos, capsys):
+    folder = photos(tmp_path / "img", shapes=((40, 48), (36, 44)))
     out, chart = tmp_path / "rows.json", tmp_path / "chart.png"
     assert cli.main(["bench", "demosaic", "--images", str(folder), "--only", "demosaic/conv", "opencv-bilinear",
                      "--repeats", "1", "--json", str(out), "--plot", str(chart)]) == 0
@@ -83,8 +73,8 @@ def test_bench_cli_json_memory_and_chart(installed, tmp_path, rng, capsys):
     assert "PSNR dB" in capsys.readouterr().out
 
 
-def test_bench_cli_sr_and_edges(installed, tmp_path, rng):
-    folder = photo_folder(tmp_path / "img", rng)
+def test_bench_cli_sr_and_edges(installed, tmp_path, photos):
+    folder = photos(tmp_path / "img", shapes=((40, 48), (36, 44)))
     out = tmp_path / "sr.json"
     assert cli.main(["bench", "sr", "--images", str(folder), "--scale", "2", "--no-memory", "--repeats", "1",
                      "--json", str(out)]) == 0
@@ -120,8 +110,8 @@ def test_peak_memory_sees_a_large_allocation():
     assert 46 <= result["peak_mb"] <= 80 and result["mp_s"] > 0 and "VmHWM" in result["memory_how"]
 
 
-def test_bad_input_raises_typed_errors(tmp_path, rng, capsys):
-    folder = photo_folder(tmp_path / "img", rng, shapes=((20, 20),))
+def test_bad_input_raises_typed_errors(tmp_path, photos, capsys):
+    folder = photos(tmp_path / "img", shapes=((20, 20),))
     with pytest.raises(InputValueError, match="--scale"):
         _bench.bench("sr", folder)
     with pytest.raises(InputValueError, match="--gt"):
