@@ -238,11 +238,19 @@ def check_sizes(sizes) -> tuple[float, ...]:
     return tuple(sorted(set(sizes)))
 
 
+def _untiled_differs(task: str, megapixels: float, scale: int | None, untiled_max_mp: float) -> bool:
+    """Whether an untiled run of this frame is worth measuring: its input spans more than one tile and
+    has at most ``untiled_max_mp`` megapixels."""
+    h, w = frame_shape(megapixels, task, scale)
+    return max(h, w) > DEFAULT_TILE and h * w <= untiled_max_mp * 1e6
+
+
 def scaling(task: str, *, scale: int | None = None, models: list[str] | None = None, only: list[str] | None = None,
             sizes=SCALING_SIZES, repeats: int = 3, untiled_max_mp: float = UNTILED_MAX_MP,
             progress=None) -> list[dict]:
     """Throughput and peak memory of each model on synthetic frames of each size, one fresh process per
-    measurement; models run with their default tiling and, up to ``untiled_max_mp``, untiled (``tile=0``).
+    measurement; models run with their default tiling and also untiled (``tile=0``) where the frame's
+    input spans more than one tile and has at most ``untiled_max_mp`` megapixels.
 
     Rows: ``task``, ``method``, ``source``, ``tile`` (``"default"``, ``"off"``, or ``None`` for a peer),
     ``megapixels`` (as MP/s counts them), ``mp_s``, ``peak_mb``, ``mb_per_mp``, ``io_mb`` (input and
@@ -259,7 +267,7 @@ def scaling(task: str, *, scale: int | None = None, models: list[str] | None = N
     for name, method in found.items():
         is_model = source_of(method) == "imgadapt"
         for tile in ((DEFAULT_TILE, 0) if is_model else (None,)):
-            runs += [(name, is_model, tile, mp) for mp in sizes if tile != 0 or mp <= untiled_max_mp]
+            runs += [(name, is_model, tile, mp) for mp in sizes if tile != 0 or _untiled_differs(task, mp, scale, untiled_max_mp)]
     if progress is not None:
         progress.total = len(runs)
     rows = []

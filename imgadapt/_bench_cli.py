@@ -46,7 +46,8 @@ def add_parser(sub, count, positive) -> None:
     p.add_argument("--sizes", type=_sizes, default=_bench.SCALING_SIZES,
                    help="--scaling: frame megapixels, comma-separated (default 1,2,4,8,16,24)")
     p.add_argument("--untiled-max", type=positive, default=_bench.UNTILED_MAX_MP,
-                   help=f"--scaling: also run models untiled up to this many megapixels (default {_bench.UNTILED_MAX_MP:g})")
+                   help="--scaling: also run models untiled on inputs of more than one tile up to this many "
+                        f"input megapixels (default {_bench.UNTILED_MAX_MP:g})")
     p.set_defaults(func=run)
 
 

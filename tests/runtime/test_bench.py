@@ -95,8 +95,9 @@ def test_bench_cli_sr_and_edges(installed, tmp_path, photos):
     assert all({"ods", "ois", "mp_s", "source"} <= set(r) for r in rows)
 
 
-def test_scaling_rows(installed):
-    rows = _bench.scaling("demosaic", sizes=[0.04], untiled_max_mp=0.04, repeats=1)
+def test_scaling_rows(installed, monkeypatch):
+    monkeypatch.setattr(_bench, "DEFAULT_TILE", 128)  # the 0.04-MP frame (244 px wide) spans two tiles
+    rows = _bench.scaling("demosaic", sizes=[0.04], untiled_max_mp=0.05, repeats=1)
     assert [(r["tile"], round(r["megapixels"], 2)) for r in rows] == [("default", 0.04), ("off", 0.04)]
     assert all(r["mp_s"] > 0 and r["source"] == "imgadapt" for r in rows)
     assert rows[0]["io_mb"] == pytest.approx(rows[0]["megapixels"] * 4 / 1.048576, rel=0.01)  # uint8 in, BGR out
