@@ -8,8 +8,11 @@ In the child (``python -m imgadapt._peak_memory``, a JSON spec on stdin, a JSON 
 
 1. the inputs are prepared and the method is built (model session created) by
    :func:`imgadapt._bench.prepare`;
-2. the high-water mark is reset to the current resident size (Linux: ``/proc/self/clear_refs``,
-   then ``VmHWM`` of ``/proc/self/status``); that size is the baseline;
+2. free heap memory is handed back to the system (``malloc_trim``; the child also runs with a fixed
+   glibc mmap threshold, ``MALLOC_MMAP_THRESHOLD_``, so large arrays are mapped and unmapped rather
+   than recycled from pages that are already resident and would not count), and the high-water mark
+   is reset to the current resident size (Linux: ``/proc/self/clear_refs``, then ``VmHWM`` of
+   ``/proc/self/status``); that size is the baseline;
 3. the method processes the inputs one by one (each output dropped before the next call);
 4. ``peak_mb`` = high-water mark - baseline: the most memory the calls needed on top of what the
    process held before (interpreter, libraries, model, input data), the output included;
@@ -67,6 +70,16 @@ def reset_high_water() -> float | None:
     return _status_mb("VmRSS")
 
 
+def _trim_heap() -> None:
+    """Return free heap memory to the system (glibc ``malloc_trim``; nothing elsewhere)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def profile(inputs: list, call, megapixels: float, repeats: int = 0) -> dict:
     """Peak memory of ``call`` over ``inputs`` (one by one) and, with ``repeats``, its throughput.
 
@@ -77,6 +90,7 @@ def profile(inputs: list, call, megapixels: float, repeats: int = 0) -> dict:
     from ._evaluate import throughput
 
     gc.collect()
+    _trim_heap()
     base = reset_high_water()
     how = "VmHWM reset before the calls (Linux)"
     if base is None:
@@ -109,6 +123,7 @@ def measure(spec: dict, timeout: float | None = None) -> dict:
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env[ENV_MODEL_PATH] = os.pathsep.join(str(d) for d in registry().dirs)
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))  # large arrays: mapped, unmapped when freed
     proc = subprocess.run([sys.executable, "-m", "imgadapt._peak_memory"], input=json.dumps(spec),
                           capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
