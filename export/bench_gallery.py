@@ -63,11 +63,11 @@ def _as_u8(prob: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(prob, 0, 1) * 255).astype(np.uint8) if prob.dtype != np.uint8 else prob
 
 
-def gallery(task: str, images: str | Path, scale: int | None = None, gt: str | Path | None = None,
-            peers: int = 2) -> np.ndarray | None:
-    """A labelled strip of crops (input, the ``peers`` best peers, the best imgadapt model, ground truth),
-    or ``None`` when the task has no imgadapt model or no peer installed."""
-    rows, _ = _bench.bench(task, images, scale=scale, gt=gt, repeats=1, memory=False)
+def gallery(task: str, images: str | Path, rows: list[dict], scale: int | None = None,
+            gt: str | Path | None = None, peers: int = 2) -> np.ndarray | None:
+    """A labelled strip of crops (input, the best imgadapt model, the ``peers`` best peers, ground truth)
+    of the methods of ``rows`` (a bench run on these images, best first), or ``None`` when the rows have
+    no imgadapt model or no peer."""
     models = [r for r in rows if r["source"] == "imgadapt"]
     others = [r for r in rows if r["source"] != "imgadapt"][:peers]
     if not models or not others:
@@ -96,6 +96,6 @@ def gallery(task: str, images: str | Path, scale: int | None = None, gt: str | P
     return _strip(panels)
 
 
-def write(task: str, images, path: str | Path, **kwargs) -> Path | None:
-    strip = gallery(task, images, **kwargs)
+def write(task: str, images, rows: list[dict], path: str | Path, **kwargs) -> Path | None:
+    strip = gallery(task, images, rows, **kwargs)
     return None if strip is None else _bench_plot.save(strip, path)

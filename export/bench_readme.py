@@ -7,7 +7,7 @@
    scale an installed model offers, for boundary detection on ``SCENES/images`` + ``SCENES/gt`` (a
    folder written by ``python -m export.boundary_scenes``), and ``--scaling`` for demosaicking,
    writing ``OUT/NAME.json`` and ``OUT/NAME.png``;
-2. writes gallery strips ``OUT/gallery_TASK.png`` (:mod:`export.bench_gallery`);
+2. writes gallery strips ``OUT/gallery_NAME.png`` of the methods of each run (:mod:`export.bench_gallery`);
 3. renders Markdown tables from the JSON and replaces each README section between
    ``<!-- bench:KEY -->`` and ``<!-- /bench:KEY -->`` (KEY: ``models``, ``demosaic``, ``sr``, ``edges``,
    ``scaling``, ``gallery``); a section without markers is printed instead, to be placed by hand.
@@ -91,7 +91,8 @@ def run_benches(val: Path, out: Path, scenes: Path | None) -> None:
             raise SystemExit(f"imgadapt bench {' '.join(args)} failed")
         task = args[0]
         images = scenes / "images" if task == "edges" else val
-        bench_gallery.write(task, images, out / f"gallery_{name}.png", **kwargs)
+        rows = json.loads((out / f"{name}.json").read_text())
+        bench_gallery.write(task, images, rows, out / f"gallery_{name}.png", **kwargs)
     if cli.main(["bench", "demosaic", "--scaling", "--json", str(out / "scaling_demosaic.json"),
                  "--plot", str(out / "scaling_demosaic.png")]):
         raise SystemExit("imgadapt bench demosaic --scaling failed")
