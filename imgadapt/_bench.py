@@ -242,7 +242,7 @@ def _untiled_differs(task: str, megapixels: float, scale: int | None, untiled_ma
     """Whether an untiled run of this frame is worth measuring: its input spans more than one tile and
     has at most ``untiled_max_mp`` megapixels."""
     h, w = frame_shape(megapixels, task, scale)
-    return max(h, w) > DEFAULT_TILE and h * w <= untiled_max_mp * 1e6
+    return max(h, w) > DEFAULT_TILE and h * w <= untiled_max_mp * 1e6 * 1.01  # frames round to even sides
 
 
 def scaling(task: str, *, scale: int | None = None, models: list[str] | None = None, only: list[str] | None = None,
