@@ -45,8 +45,8 @@ def _fmt(v: float) -> str:
 
 
 def panel(series: list[Series], xlabel: str, ylabel: str, title: str, log_x: bool = False,
-          size: tuple[int, int] = (900, 560)) -> np.ndarray:
-    """One chart as a BGR uint8 image of ``size`` (width, height)."""
+          size: tuple[int, int] = (900, 560), y_zero: bool = False) -> np.ndarray:
+    """One chart as a BGR uint8 image of ``size`` (width, height); ``y_zero`` starts the y axis at 0."""
     w, h = size
     img = np.full((h, w, 3), 255, np.uint8)
     pts = [p for s in series for p in s.points if p[1] is not None and p[0] is not None and (p[0] > 0 or not log_x)]
@@ -58,11 +58,11 @@ def panel(series: list[Series], xlabel: str, ylabel: str, title: str, log_x: boo
     x0, x1 = (10 ** math.floor(math.log10(min(xs))), 10 ** math.ceil(math.log10(max(xs)))) if log_x else (
         min(0.0, min(xs)), max(xs) * 1.05 or 1.0)
     pad = (max(ys) - min(ys)) * 0.08 or 0.5
-    y0, y1 = min(ys) - pad, max(ys) + pad
+    y0, y1 = (0.0 if y_zero else min(ys) - pad), max(ys) + pad
     left, right, bottom = 80, w - 30, h - 60
     legend, lx, line = [], left, 0  # legend entries left to right above the plot, wrapping
     for s in series:
-        width = cv2.getTextSize(s.name[:32], _FONT, 0.42, 1)[0][0] + 30
+        width = cv2.getTextSize(s.name[:40], _FONT, 0.42, 1)[0][0] + 30
         if lx + width > right and lx > left:
             lx, line = left, line + 1
         legend.append((lx, 52 + 18 * line))
@@ -99,7 +99,7 @@ def panel(series: list[Series], xlabel: str, ylabel: str, title: str, log_x: boo
                 cv2.putText(img, s.labels[j], (q[0] + 7, q[1] - 6), _FONT, 0.38, colour, 1, cv2.LINE_AA)
         lx, ly = legend[i]
         cv2.circle(img, (lx + 5, ly - 4), 5, colour, -1, cv2.LINE_AA)
-        cv2.putText(img, s.name[:32], (lx + 14, ly), _FONT, 0.42, colour, 1, cv2.LINE_AA)
+        cv2.putText(img, s.name[:40], (lx + 14, ly), _FONT, 0.42, colour, 1, cv2.LINE_AA)
     return img
 
 
@@ -125,8 +125,10 @@ def scaling_curves(rows: list[dict], title: str = "") -> np.ndarray:
     def series(key):
         return [Series(name, [(r["megapixels"], r[key]) for r in sorted(g, key=lambda r: r["megapixels"])],
                        lines=True) for name, g in groups.items()]
-    speed = panel(series("mp_s"), "frame megapixels", "MP/s", f"{title} throughput".strip(), size=(700, 480))
-    memory = panel(series("peak_mb"), "frame megapixels", "peak MB", f"{title} peak memory".strip(), size=(700, 480))
+    speed = panel(series("mp_s"), "frame megapixels", "MP/s", f"{title} throughput".strip(), size=(700, 480),
+                  y_zero=True)
+    memory = panel(series("peak_mb"), "frame megapixels", "peak MB", f"{title} peak memory".strip(),
+                   size=(700, 480), y_zero=True)
     return np.hstack([speed, memory])
 
 
