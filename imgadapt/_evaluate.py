@@ -15,6 +15,7 @@ from . import _bayer
 from ._errors import InputDtypeError, InputValueError
 from ._io import IMAGE_SUFFIXES, read_array
 from ._metrics import mean_psnr, rgb_psnr, y_psnr
+from ._model import DEFAULT_TILE
 from ._resize import downscale, modcrop
 
 log = logging.getLogger("imgadapt")
@@ -34,9 +35,11 @@ def load_images(folder: str | Path) -> list[tuple[str, np.ndarray]]:
     return images
 
 
-def throughput(fn: Callable[[], object], megapixels: float, repeats: int = 3) -> float:
-    """Megapixels per second: one warm-up call, then the median of ``repeats`` timed calls."""
-    fn()
+def throughput(fn: Callable[[], object], megapixels: float, repeats: int = 3, warmup: bool = True) -> float:
+    """Megapixels per second: one warm-up call (unless ``warmup`` is off because the caller has just
+    run ``fn``), then the median of ``repeats`` timed calls."""
+    if warmup:
+        fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -53,6 +56,16 @@ def noisy_mosaic(mosaic: np.ndarray, a: float, b: float, seed: int = 0) -> np.nd
     return np.clip(np.rint((x + noise) * 255.0), 0, 255).astype(np.uint8)
 
 
+def demosaic_inputs(images: list[tuple[str, np.ndarray]], pattern: str = "RGGB",
+                    noise: tuple[float, float] | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, clean image, mosaic)``: each image mosaicked with ``pattern`` and, with ``noise``
+    ``(a, b)``, given sensor noise of variance ``a * x + b`` (seeded by the image's position)."""
+    mosaics = [(name, img, _bayer.mosaic(img, pattern)) for name, img in images]
+    if noise is not None:
+        mosaics = [(name, img, noisy_mosaic(mos, *noise, seed=i)) for i, (name, img, mos) in enumerate(mosaics)]
+    return mosaics
+
+
 def evaluate_demosaic(images: list[tuple[str, np.ndarray]], methods: dict[str, tuple[Callable, str]],
                       pattern: str = "RGGB", crop: int = 8, repeats: int = 3,
                       noise: tuple[float, float] | None = None) -> list[dict]:
@@ -64,9 +77,7 @@ def evaluate_demosaic(images: list[tuple[str, np.ndarray]], methods: dict[str, t
         noise: ``(a, b)`` to add sensor noise of variance ``a * x + b`` to the mosaics (seeded per
             image); the clean image stays the reference.
     """
-    mosaics = [(name, img, _bayer.mosaic(img, pattern)) for name, img in images]
-    if noise is not None:
-        mosaics = [(name, img, noisy_mosaic(mos, *noise, seed=i)) for i, (name, img, mos) in enumerate(mosaics)]
+    mosaics = demosaic_inputs(images, pattern, noise)
     megapixels = sum(m.size for _, _, m in mosaics) / 1e6
     rows = []
     for method, (fn, source) in methods.items():
@@ -79,16 +90,16 @@ def evaluate_demosaic(images: list[tuple[str, np.ndarray]], methods: dict[str, t
     return rows
 
 
-def demosaic_methods(models: list[str], peers: bool = True, denoise_peers: bool = False
-                     ) -> dict[str, tuple[Callable, str]]:
-    """The imgadapt models named (loaded once) and, with ``peers``, every installed peer; with
-    ``denoise_peers``, also OpenCV VNG followed by non-local means at several strengths."""
+def demosaic_methods(models: list[str], peers: bool = True, denoise_peers: bool = False,
+                     tile: int | None = DEFAULT_TILE) -> dict[str, tuple[Callable, str]]:
+    """The imgadapt models named (loaded once, with ``tile``) and, with ``peers``, every installed peer;
+    with ``denoise_peers``, also OpenCV VNG followed by non-local means at several strengths."""
     from ._model import load
     from ._peers import available_demosaic_peers
 
     methods: dict[str, tuple[Callable, str]] = {}
     for name in models:
-        model = load(name, task="demosaic")
+        model = load(name, task="demosaic", tile=tile)
         methods[model.name] = (lambda mos, pat, m=model: m(mos, pattern=pat), "imgadapt")
     if peers:
         for name, peer in available_demosaic_peers(np.uint8).items():
@@ -118,6 +129,12 @@ def check_sr_scale(scale) -> int:
     return int(scale)
 
 
+def sr_pairs(images: list[tuple[str, np.ndarray]], scale: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, high-res, low-res)``: each image cropped to multiples of ``scale`` (:func:`modcrop`)
+    and its antialiased-bicubic downscale (:func:`downscale`)."""
+    return [(name, hr, downscale(hr, scale)) for name, hr in ((n, modcrop(im, scale)) for n, im in images)]
+
+
 def evaluate_sr(images: list[tuple[str, np.ndarray]], scale: int, methods: dict[str, tuple[Callable, str]],
                 crop: int | None = None, repeats: int = 3) -> list[dict]:
     """Y-PSNR (mean over images of per-image PSNR, ``scale`` px border) and output throughput.
@@ -140,7 +157,7 @@ def evaluate_sr(images: list[tuple[str, np.ndarray]], scale: int, methods: dict[
     """
     scale = check_sr_scale(scale)
     crop = scale if crop is None else crop
-    pairs = [(name, hr, downscale(hr, scale)) for name, hr in ((n, modcrop(im, scale)) for n, im in images)]
+    pairs = sr_pairs(images, scale)
     megapixels = sum(hr.shape[0] * hr.shape[1] for _, hr, _ in pairs) / 1e6
     rows = []
     for method, (fn, source) in methods.items():
@@ -169,13 +186,15 @@ def _cv2_upscale(interpolation: int) -> Callable[[np.ndarray, int], np.ndarray]:
 SR_PEERS = {"opencv-bicubic": _cv2_upscale(cv2.INTER_CUBIC), "opencv-lanczos": _cv2_upscale(cv2.INTER_LANCZOS4)}
 
 
-def sr_methods(scale: int, models: list[str] | None = None, peers: bool = True) -> dict[str, tuple[Callable, str]]:
+def sr_methods(scale: int, models: list[str] | None = None, peers: bool = True,
+               tile: int | None = DEFAULT_TILE) -> dict[str, tuple[Callable, str]]:
     """The imgadapt super-resolution models for ``scale`` (loaded once) and, with ``peers``, OpenCV.
 
     Args:
         scale: upscaling factor, 2 to 8.
         models: model names; ``None`` takes every installed ``sr`` model whose card has this scale.
         peers: add ``cv2.resize`` bicubic and Lanczos.
+        tile: the models' tile size (0: untiled).
 
     Raises:
         InputValueError: a named model upscales by another factor.
@@ -188,7 +207,7 @@ def sr_methods(scale: int, models: list[str] | None = None, peers: bool = True) 
         models = [n for n in reg.list("sr") if int(reg.resolve(n, "sr").get("scale", 0)) == scale]
     methods: dict[str, tuple[Callable, str]] = {}
     for name in models:
-        model = load(name, task="sr")
+        model = load(name, task="sr", tile=tile)
         if model.scale != scale:
             raise InputValueError(f"model {model.name!r} upscales x{model.scale}, expected x{scale}")
         methods[model.name] = (model, "imgadapt")
@@ -355,8 +374,9 @@ def evaluate_edges(dataset: list[tuple[str, np.ndarray, list[np.ndarray]]], meth
 EDGE_PEER_SIGMAS = (0.0, 2.0)
 
 
-def edge_methods(models: list[str] | None = None, peers: bool = True) -> dict[str, EdgeMethod]:
-    """The imgadapt edges models (loaded once; ``None``: every installed one) and, with ``peers``,
+def edge_methods(models: list[str] | None = None, peers: bool = True,
+                 tile: int | None = DEFAULT_TILE) -> dict[str, EdgeMethod]:
+    """The imgadapt edges models (loaded once with ``tile``; ``None``: every installed one) and, with ``peers``,
     OpenCV Sobel and Canny (:mod:`imgadapt._edge_peers`), each without and with a Gaussian blur."""
     from . import _edge_peers as ep
     from ._model import load, registry
@@ -365,7 +385,7 @@ def edge_methods(models: list[str] | None = None, peers: bool = True) -> dict[st
         models = registry().list("edges")
     methods: dict[str, EdgeMethod] = {}
     for name in models:
-        model = load(name, task="edges")
+        model = load(name, task="edges", tile=tile)
         methods[model.name] = EdgeMethod(model, "imgadapt")
     if peers:
         for sigma in EDGE_PEER_SIGMAS:

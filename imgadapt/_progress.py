@@ -18,6 +18,7 @@ class Progress:
 
     Args:
         total: number of items.
+        unit: what the items are, for the rate (``files/s``).
         enabled: draw at all; ``None`` means only when ``stream`` is a terminal.
         stream: where to draw (stderr by default).
 
@@ -26,10 +27,12 @@ class Progress:
     anything else on the stream (the next :meth:`advance` draws the bar again).
     """
 
-    def __init__(self, total: int, enabled: bool | None = None, stream=None, min_interval: float = 0.1):
+    def __init__(self, total: int, enabled: bool | None = None, stream=None, min_interval: float = 0.1,
+                 unit: str = "files"):
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = bool(enabled if enabled is not None else getattr(self.stream, "isatty", lambda: False)())
         self.total = total
+        self.unit = unit
         self.done = 0
         self.timed = 0
         self.failed = 0
@@ -55,7 +58,7 @@ class Progress:
         pct = 100 * self.done // self.total if self.total else 100
         failed = f" {self.failed} failed" if self.failed else ""
         head = f"{self.done}/{self.total} "
-        tail = f" {pct:3d}% {rate:.2f} files/s ETA {eta} elapsed {_clock(elapsed)}{failed}"
+        tail = f" {pct:3d}% {rate:.2f} {self.unit}/s ETA {eta} elapsed {_clock(elapsed)}{failed}"
         width = max(10, min(40, shutil.get_terminal_size((80, 20)).columns - len(head) - len(tail) - 3))
         filled = width * self.done // self.total if self.total else width
         return f"{head}[{'#' * filled}{'-' * (width - filled)}]{tail}"

@@ -469,6 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_count(1), default=None, help="raw: worker processes of the batch (default: CPUs)")
     p.set_defaults(func=_cmd_eval)
 
+    from . import _bench_cli
+
+    _bench_cli.add_parser(sub, _count, _positive)
+
     p = sub.add_parser("train", help="train, export and measure a model (source checkout, train extra); "
                                       "'imgadapt train --help' lists its options")
     sub.add_parser("export", help="optimise, export to ONNX, verify and report a trained model (source checkout, "

@@ -165,3 +165,26 @@ def dng():
     from types import SimpleNamespace
 
     return SimpleNamespace(scene=linear_scene, sample=sample_scene, write=write_dng, write_odd=write_odd_cfa_dng)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation images
+
+
+def smooth_folder(folder, rng, shapes=((41, 50), (36, 36))):
+    """Smooth 8-bit colour images ``hr0.png``, ``hr1.png`` ... of ``shapes`` in ``folder``, like small photos."""
+    import cv2
+
+    from imgadapt._io import write_array
+
+    folder.mkdir(exist_ok=True)
+    for i, (h, w) in enumerate(shapes):
+        x = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3)).astype(np.float64), (0, 0), 1.5)
+        write_array(folder / f"hr{i}.png", np.rint(255 * (x - x.min()) / (x.max() - x.min())).astype(np.uint8))
+    return folder
+
+
+@pytest.fixture
+def photos():
+    """``photos(folder, shapes=...)``: :func:`smooth_folder` with a fixed seed; returns the folder."""
+    return lambda folder, shapes=((41, 50), (36, 36)): smooth_folder(folder, np.random.default_rng(0), shapes)

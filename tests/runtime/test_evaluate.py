@@ -88,18 +88,8 @@ def sr_installed(installed, monkeypatch):
     return installed
 
 
-def smooth_folder(folder, rng, shapes=((41, 50), (36, 36))):
-    import cv2
-
-    folder.mkdir(exist_ok=True)
-    for i, (h, w) in enumerate(shapes):
-        x = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3)).astype(np.float64), (0, 0), 1.5)
-        write_array(folder / f"hr{i}.png", np.rint(255 * (x - x.min()) / (x.max() - x.min())).astype(np.uint8))
-    return folder
-
-
-def test_evaluate_sr_peers_rows(tmp_path, rng):
-    images = _evaluate.load_images(smooth_folder(tmp_path, rng))
+def test_evaluate_sr_peers_rows(tmp_path, photos):
+    images = _evaluate.load_images(photos(tmp_path))
     rows = _evaluate.evaluate_sr(images, 2, _evaluate.sr_methods(2, models=[], peers=True), repeats=1)
     assert [r["method"] for r in rows] == ["opencv-bicubic", "opencv-lanczos"]
     for r in rows:
@@ -107,11 +97,11 @@ def test_evaluate_sr_peers_rows(tmp_path, rng):
         assert 25 < r["psnr_db"] < 60
 
 
-def test_evaluate_sr_scores_the_modcropped_image(tmp_path, rng):
+def test_evaluate_sr_scores_the_modcropped_image(tmp_path, photos):
     from imgadapt._metrics import y_psnr
     from imgadapt._resize import downscale, modcrop
 
-    (name, image), = _evaluate.load_images(smooth_folder(tmp_path, rng, shapes=((41, 50),)))
+    (name, image), = _evaluate.load_images(photos(tmp_path, shapes=((41, 50),)))
     calls = []
 
     def nearest(lr):
@@ -125,8 +115,8 @@ def test_evaluate_sr_scores_the_modcropped_image(tmp_path, rng):
     assert rows[0]["per_image"][name] == round(expected, 3)
 
 
-def test_evaluate_sr_rejects_wrong_output_shape(tmp_path, rng):
-    images = _evaluate.load_images(smooth_folder(tmp_path, rng))
+def test_evaluate_sr_rejects_wrong_output_shape(tmp_path, photos):
+    images = _evaluate.load_images(photos(tmp_path))
     with pytest.raises(ValueError, match="expected a 2x upscaled image"):
         _evaluate.evaluate_sr(images, 2, {"same": (lambda lr: lr, "test")}, repeats=1)
 
@@ -146,8 +136,8 @@ def test_sr_methods_take_installed_models_of_the_scale(sr_installed):
         _evaluate.sr_methods(4, models=["sr/conv-x2"])
 
 
-def test_evaluate_sr_runs_a_model(sr_installed, tmp_path, rng):
-    images = _evaluate.load_images(smooth_folder(tmp_path / "hr", rng))
+def test_evaluate_sr_runs_a_model(sr_installed, tmp_path, photos):
+    images = _evaluate.load_images(photos(tmp_path / "hr"))
     rows = _evaluate.evaluate_sr(images, 2, _evaluate.sr_methods(2, models=["sr/nearest-x2"]), repeats=1)
     by_method = {r["method"]: r for r in rows}
     assert set(by_method) == {"sr/nearest-x2", "opencv-bicubic", "opencv-lanczos"}
@@ -156,8 +146,8 @@ def test_evaluate_sr_runs_a_model(sr_installed, tmp_path, rng):
     assert by_method["sr/nearest-x2"]["psnr_db"] < by_method["opencv-bicubic"]["psnr_db"]
 
 
-def test_eval_sr_cli_prints_table_and_writes_json(sr_installed, tmp_path, rng, capsys):
-    folder = smooth_folder(tmp_path / "hr", rng)
+def test_eval_sr_cli_prints_table_and_writes_json(sr_installed, tmp_path, photos, capsys):
+    folder = photos(tmp_path / "hr")
     out = tmp_path / "rows.json"
     assert cli.main(["eval", "sr", "--hr", str(folder), "--scale", "2", "--models", "sr/nearest-x2",
                      "--repeats", "1", "--json", str(out)]) == 0
@@ -168,8 +158,8 @@ def test_eval_sr_cli_prints_table_and_writes_json(sr_installed, tmp_path, rng, c
     assert "Y-PSNR" in printed and "opencv-lanczos" in printed and "sr/nearest-x2" in printed
 
 
-def test_eval_sr_cli_errors(installed, tmp_path, rng, caplog):
-    folder = smooth_folder(tmp_path / "hr", rng)
+def test_eval_sr_cli_errors(installed, tmp_path, photos, caplog):
+    folder = photos(tmp_path / "hr")
     assert cli.main(["eval", "sr", "--hr", str(folder), "--scale", "1"]) == 2
     assert "expected an integer from 2 to 8, got 1" in caplog.text
     assert cli.main(["eval", "sr", "--hr", str(folder), "--scale", "9"]) == 2

@@ -1,0 +1,131 @@
+"""The ``imgadapt bench`` command: tables, JSON rows and charts of :mod:`imgadapt._bench`."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from . import _bench
+
+log = logging.getLogger("imgadapt")
+
+DESCRIPTION = (
+    "Every imgadapt model of the task and every installed peer on the same images, in one run: quality "
+    "by the rules of DESIGN.md (demosaic: RGB PSNR of RGGB mosaics, 8-px border; sr: Y-PSNR of antialiased-"
+    "bicubic downscales, scale-px border; edges: BSDS ODS/OIS/AP against --gt), throughput in megapixels "
+    "per second (input; sr: output) after a warm-up pass, median of --repeats passes, and peak memory: the "
+    "rise of the resident-set high-water mark while the method runs in a fresh process. Peers whose "
+    "package is missing are skipped with a note. --scaling measures the models on synthetic frames up to "
+    "24 MP instead, tiled and untiled. Charts are drawn with OpenCV.")
+
+
+def _sizes(text: str) -> tuple[float, ...]:
+    try:
+        return _bench.check_sizes(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated megapixels such as 1,4,24: {exc}") from None
+
+
+def add_parser(sub, count, positive) -> None:
+    """Add ``bench`` to the ``imgadapt`` sub-commands (``count``/``positive``: the CLI's number parsers)."""
+    p = sub.add_parser("bench", help="models and every installed peer: quality, speed, memory, chart",
+                       description=DESCRIPTION)
+    p.add_argument("task", choices=_bench.TASKS)
+    p.add_argument("--images", "--hr", dest="images", default=None,
+                   help="folder of clean 8-bit colour images (edges: scenes); not needed with --scaling")
+    p.add_argument("--gt", default=None, help="edges: ground-truth folder (NAME.png, NAME_0.png ..., or NAME.mat)")
+    p.add_argument("--scale", type=int, default=None, help="sr: upscaling factor, 2 to 8")
+    p.add_argument("--models", nargs="+", default=None, help="imgadapt models (default: all of the task / scale)")
+    p.add_argument("--only", nargs="+", default=None, metavar="METHOD", help="measure only these models and peers")
+    p.add_argument("--repeats", type=count(1), default=5, help="timed passes per method (median; default 5)")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    p.add_argument("--json", default=None, help="write the rows as JSON")
+    p.add_argument("--plot", default=None, help="write the chart (PNG)")
+    p.add_argument("--scaling", action="store_true", help="speed and memory on synthetic frames of --sizes")
+    p.add_argument("--sizes", type=_sizes, default=_bench.SCALING_SIZES,
+                   help="--scaling: frame megapixels, comma-separated (default 1,2,4,8,16,24)")
+    p.add_argument("--untiled-max", type=positive, default=_bench.UNTILED_MAX_MP,
+                   help="--scaling: also run models untiled on inputs of more than one tile up to this many "
+                        f"input megapixels (default {_bench.UNTILED_MAX_MP:g})")
+    p.set_defaults(func=run)
+
+
+def _fmt(value, spec: str) -> str:
+    """``value`` formatted by ``spec``, or ``-`` padded to the field width when missing."""
+    return format(value, spec) if value is not None else format("-", ">" + spec.split(".")[0])
+
+
+def table(task: str, rows: list[dict], scaling: bool = False) -> list[str]:
+    """The printed report of bench rows."""
+    if scaling:
+        lines = [f"{'method':28s} {'tiles':>7s} {'MP':>7s} {'MP/s':>8s} {'peak MB':>8s} {'MB/MP':>6s} {'I/O MB':>7s}"]
+        lines += [f"{r['method']:28s} {r['tile'] or '-':>7s} {r['megapixels']:7.2f} {_fmt(r['mp_s'], '8.2f')} "
+                  f"{_fmt(r['peak_mb'], '8.1f')} {_fmt(r['mb_per_mp'], '6.1f')} {_fmt(r['io_mb'], '7.1f')}" for r in rows]
+        return lines + linearity(rows)
+    if task == "edges":
+        head = f"{'method':28s} {'source':20s} {'ODS':>6s} {'OIS':>6s} {'AP':>6s}"
+        body = [f"{r['method']:28s} {r['source']:20s} {r['ods']:6.4f} {r['ois']:6.4f} {r['ap']:6.4f}" for r in rows]
+    else:
+        head = f"{'method':28s} {'source':20s} {'PSNR dB':>8s}"
+        body = [f"{r['method']:28s} {r['source']:20s} {r['psnr_db']:8.3f}" for r in rows]
+    return [head + f" {'MP/s':>9s} {'peak MB':>8s}"] + [
+        b + f" {r['mp_s']:9.2f} {_fmt(r.get('peak_mb'), '8.1f')}" for b, r in zip(body, rows)]
+
+
+def linearity(rows: list[dict]) -> list[str]:
+    """Per method and tiling: seconds per megapixel and MB per megapixel, largest frame against smallest."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["mp_s"]:
+            groups.setdefault((r["method"], r["tile"]), []).append(r)
+    out = []
+    for (method, tile), g in groups.items():
+        g = sorted(g, key=lambda r: r["megapixels"])
+        if len(g) > 1:
+            small, big = g[0], g[-1]
+            cost = small["mp_s"] / big["mp_s"]
+            mem = "" if not (small["mb_per_mp"] and big["mb_per_mp"]) else \
+                f", MB per MP x{big['mb_per_mp'] / small['mb_per_mp']:.2f}"
+            out.append(f"{method} (tiles {tile or '-'}): {small['megapixels']:.3g} -> {big['megapixels']:.3g} MP: "
+                       f"time per MP x{cost:.2f}{mem}")
+    return out
+
+
+def run(args) -> int:
+    from ._errors import ImgadaptError
+    from ._progress import Progress
+
+    progress = Progress(0, enabled=False if getattr(args, "quiet", False) else None, unit="runs")
+    try:
+        if args.scaling:
+            rows = _bench.scaling(args.task, scale=args.scale, models=args.models, only=args.only, sizes=args.sizes,
+                                  repeats=args.repeats, untiled_max_mp=args.untiled_max, progress=progress)
+            notes = []
+        elif args.images is None:
+            log.error("error: bench %s needs --images DIR (or --scaling)", args.task)
+            return 2
+        else:
+            rows, notes = _bench.bench(args.task, args.images, scale=args.scale, gt=args.gt, models=args.models,
+                                       only=args.only, repeats=args.repeats, memory=not args.no_memory,
+                                       progress=progress)
+    except (FileNotFoundError, NotADirectoryError, ImportError) as exc:
+        progress.close()
+        log.error("error: %s", exc)
+        return 2
+    progress.close()
+    print("\n".join(table(args.task, rows, args.scaling)))
+    for note in notes:
+        print(f"note: {note}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    if args.plot:
+        from . import _bench_plot
+
+        try:
+            chart = _bench_plot.scaling_curves(rows, f"bench {args.task}") if args.scaling else \
+                _bench_plot.quality_speed(rows, f"bench {args.task}: quality against speed")
+            _bench_plot.save(chart, args.plot)
+        except (ImgadaptError, OSError, ImportError) as exc:
+            print(f"note: no chart written ({exc})")
+    return 0
