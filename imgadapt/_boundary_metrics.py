@@ -154,11 +154,19 @@ def correspond_pixels(pred: np.ndarray, gt: np.ndarray, radius: float) -> tuple[
         rows.append(inside[hit])
         cols.append(j[hit])
     rows, cols = np.concatenate(rows), np.concatenate(cols)
-    graph = csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(len(py), len(gy)))
-    partner = maximum_bipartite_matching(graph, perm_type="column")
-    paired = partner >= 0
-    pred_matched[py[paired], px[paired]] = True
-    gt_matched[gy[partner[paired]], gx[partner[paired]]] = True
+    # scipy's matching can be many times slower with the larger side as rows: put the smaller there
+    if len(gy) < len(py):
+        graph = csr_matrix((np.ones(len(rows), np.int8), (cols, rows)), shape=(len(gy), len(py)))
+        partner = maximum_bipartite_matching(graph, perm_type="column")  # the pred pixel of each gt pixel
+        paired = partner >= 0
+        gt_matched[gy[paired], gx[paired]] = True
+        pred_matched[py[partner[paired]], px[partner[paired]]] = True
+    else:
+        graph = csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(len(py), len(gy)))
+        partner = maximum_bipartite_matching(graph, perm_type="column")  # the gt pixel of each pred pixel
+        paired = partner >= 0
+        pred_matched[py[paired], px[paired]] = True
+        gt_matched[gy[partner[paired]], gx[partner[paired]]] = True
     return pred_matched, gt_matched
 
 

@@ -104,7 +104,13 @@ def test_eval_edges_cli_with_a_model(installed, tmp_path, capsys):
     assert "ODS" in capsys.readouterr().out
 
 
-def test_eval_edges_cli_usage_errors(tmp_path):
+def test_eval_edges_cli_usage_errors(tmp_path, monkeypatch):
+    import imgadapt._model as m
+    from imgadapt._registry import Registry
+
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    monkeypatch.setattr(m, "_registry", Registry([empty]))  # no edges model installed, no peers: nothing to measure
     images, gt = write_dataset(tmp_path, n=1)
     assert cli.main(["eval", "edges", "--images", str(images)]) == 2
     assert cli.main(["eval", "edges", "--images", str(images), "--gt", str(tmp_path / "missing")]) == 2
