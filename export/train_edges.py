@@ -96,16 +96,30 @@ def _counterpart(name: str) -> str:
 def attach_edges_metrics(card: dict, out_dir: Path, val: str) -> dict:
     """Evaluate the shipped ONNX through the runtime (``imgadapt eval edges`` on ``VAL/images`` and
     ``VAL/gt``) next to OpenCV Canny and Sobel, with the plain / adaptive counterpart when it is in
-    ``out_dir`` too (the ablation), and store it in the card."""
+    ``out_dir`` too (the ablation), and store it in the card; the counterpart's card gets the
+    figures of the same run."""
     from .ship import write_card
-    from .train_cli import _eval_rows, _portable
+    from .train_cli import _eval_rows
 
-    val = Path(val)
+    val, out_dir = Path(val), Path(out_dir)
     other = _counterpart(card["name"])
-    names = [card["name"]] + ([other] if (Path(out_dir) / (other + ".onnx")).is_file() else [])
+    names = [card["name"]] + ([other] if (out_dir / (other + ".onnx")).is_file() else [])
     rows = _eval_rows(out_dir, ["edges", "--images", str(val / "images"), "--gt", str(val / "gt")], names[0],
                       ["--models", *names] if len(names) > 1 else [])
-    ours = next(r for r in rows if r["method"] == card["name"])
+    card["metrics"] = _edges_metrics(card["name"], other, rows, val)
+    write_card(out_dir / (card["name"] + ".json"), card)
+    other_card = out_dir / (other + ".json")
+    if len(names) > 1 and other_card.is_file():
+        counterpart = json.loads(other_card.read_text())
+        counterpart["metrics"] = _edges_metrics(other, card["name"], rows, val)
+        write_card(other_card, counterpart)
+    return card
+
+
+def _edges_metrics(name: str, other: str, rows: list[dict], val: Path) -> dict:
+    from .train_cli import _portable
+
+    ours = next(r for r in rows if r["method"] == name)
     peers = [r for r in rows if r["source"] != "imgadapt"]
     best = max(peers, key=lambda r: r["ods"]) if peers else None
     metrics = {
@@ -118,13 +132,13 @@ def attach_edges_metrics(card: dict, out_dir: Path, val: str) -> dict:
         "summary": f"ODS {ours['ods']:.3f} OIS {ours['ois']:.3f} AP {ours['ap']:.3f} val"
                    + (f", best peer {best['method']} ODS {best['ods']:.3f}" if best else ""),
     }
-    plain = next((r for r in rows if r["method"] == other), None)
-    if plain is not None:
-        metrics["ablation"] = {"counterpart": other, **{k: plain[k] for k in ("ods", "ois", "ap", "mp_s")}}
-        metrics["summary"] += f"; {other} ODS {plain['ods']:.3f}"
-    card["metrics"] = metrics
-    write_card(Path(out_dir) / (card["name"] + ".json"), card)
-    return card
+    counterpart = next((r for r in rows if r["method"] == other), None)
+    if counterpart is not None and not name.endswith("-plain"):
+        metrics["ablation"] = {"counterpart": other, **{k: counterpart[k] for k in ("ods", "ois", "ap", "mp_s")}}
+        metrics["summary"] += f"; {other} ODS {counterpart['ods']:.3f}"
+    elif counterpart is not None:
+        metrics["summary"] += f"; {other} ODS {counterpart['ods']:.3f}"
+    return metrics
 
 
 DESCRIPTIONS = {

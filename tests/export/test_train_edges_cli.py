@@ -60,6 +60,8 @@ def test_edge_nets_train_ship_and_report_the_ablation(tmp_path, folders):
     assert metrics["ablation"]["counterpart"] == "edges/gd-pafu-plain"
     plain = json.loads((out / "edges" / "gd-pafu-plain.json").read_text())
     assert plain["layers"] == [] and "ablation" not in plain["metrics"] and plain["default_rank"] == 0
+    assert plain["metrics"]["ods"] == metrics["ablation"]["ods"]  # both cards carry the figures of one run
+    assert plain["metrics"]["rows"] == metrics["rows"]
 
 
 def test_gd_col_trains_without_validation(tmp_path, folders):
