@@ -149,13 +149,15 @@ def load_bsds(root: str | Path, split: str = "val") -> list[tuple[str, np.ndarra
 
 
 def _portable_args(argv: list[str]) -> list[str]:
-    """The arguments as recorded in a manifest: paths relative to the working folder when inside it."""
+    """The arguments as recorded in a manifest: paths relative to the working folder when inside it,
+    else their last two parts (no machine-specific folders)."""
     out = []
     for a in argv:
         p = Path(a)
-        if p.is_absolute() and p.exists():
+        if p.exists():
+            p = p.resolve()
             try:
-                a = str(p.relative_to(Path.cwd()))
+                a = str(p.relative_to(Path.cwd().resolve()))
             except ValueError:
                 a = "/".join(p.parts[-2:])
         out.append(a)
