@@ -129,9 +129,9 @@ def update(readme: Path, found: dict[str, str]) -> list[str]:
     text = readme.read_text()
     missing = []
     for key, body in found.items():
-        pattern = re.compile(rf"(<!-- bench:{key} -->\n).*?(\n<!-- /bench:{key} -->)", re.S)
+        pattern = re.compile(rf"(<!-- bench:{key} -->\n).*?(<!-- /bench:{key} -->)", re.S)  # may be empty
         if pattern.search(text):
-            text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+            text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
         else:
             missing.append(key)
     readme.write_text(text)

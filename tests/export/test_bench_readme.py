@@ -21,6 +21,9 @@ def test_update_replaces_marked_sections_only(tmp_path):
     missing = bench_readme.update(readme, {"demosaic": "new table", "sr": "sr table"})
     assert missing == ["sr"]
     assert readme.read_text() == "intro\n<!-- bench:demosaic -->\nnew table\n<!-- /bench:demosaic -->\nend\n"
+    readme.write_text("<!-- bench:sr -->\n<!-- /bench:sr -->\n")  # an empty section is filled too
+    assert bench_readme.update(readme, {"sr": "rows"}) == []
+    assert readme.read_text() == "<!-- bench:sr -->\nrows\n<!-- /bench:sr -->\n"
 
 
 def test_gallery_window_is_where_the_model_gains_most():
