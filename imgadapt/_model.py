@@ -8,7 +8,7 @@ from . import _bayer, _nms, _session
 from ._checks import check_image, from_float, to_float
 from ._errors import InputDtypeError, InputValueError, UnknownNameError
 from ._registry import Registry, public_card
-from ._tiling import run_tiled
+from ._tiling import iter_tiles
 
 DEFAULT_TILE = 1024
 _registry = Registry()
@@ -51,23 +51,49 @@ class Model:
     def info(self) -> dict:
         return public_card(self.card)
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Run the network on a ``(C, H, W)`` float32 array, tiled; returns ``(C_out, H*s, W*s)``.
+    def run(self, x: np.ndarray, *, finish=None, crop=None, to_input=None) -> np.ndarray:
+        """Run the network on a ``(C, H, W)`` array, tiled; returns ``(C_out, H*s, W*s)`` float32.
 
         The image is first extended by mirroring (without repeating the edge, which keeps a Bayer
         phase) by the model's halo, so border pixels see image-like context instead of zeros.
+
+        For bounded memory on large frames, ``x`` may keep its own dtype with ``to_input`` mapping
+        each tile to the network's float32, and ``finish`` maps each finished ``(C_out, h, w)``
+        float32 piece to the caller's ``(h, w, ...)`` result, written into one output array of
+        ``finish``'s dtype: no frame-sized float copy is made. ``crop = (top, left, height,
+        width)`` (input pixels) limits the output to that window.
         """
+        convert = to_input or (lambda a: a.astype(np.float32, copy=False))
+
         def once(batch):
-            return self.session.run(None, {self._input: batch})[0]
+            return self.session.run(None, {self._input: convert(batch)})[0]
         pad = -(-self.halo // self.multiple) * self.multiple
-        _, h, w = x.shape
-        planes = [cv2.copyMakeBorder(np.ascontiguousarray(p, dtype=np.float32), pad, pad, pad, pad,
-                                     cv2.BORDER_REFLECT_101 if min(h, w) > 1 else cv2.BORDER_REPLICATE)
-                  for p in x]
-        out = run_tiled(once, np.stack(planes), tile=self.tile, halo=self.halo, scale=self.scale,
-                        multiple=self.multiple)
+        c, h, w = x.shape
+        border = cv2.BORDER_REFLECT_101 if min(h, w) > 1 else cv2.BORDER_REPLICATE
+        planes = [cv2.copyMakeBorder(np.ascontiguousarray(p), pad, pad, pad, pad, border) for p in x]
+        padded = planes[0][None] if c == 1 else np.stack(planes)
+        del planes
         s = self.scale
-        return out[:, pad * s:(pad + h) * s, pad * s:(pad + w) * s]
+        top, left, ch, cw = crop if crop is not None else (0, 0, h, w)
+        oy0, ox0 = (pad + top) * s, (pad + left) * s
+        oy1, ox1 = oy0 + ch * s, ox0 + cw * s
+        out = None
+        for y0, y1, x0, x1, result in iter_tiles(once, padded, tile=self.tile, halo=self.halo, scale=s,
+                                                 multiple=self.multiple):
+            ya, yb, xa, xb = max(y0 * s, oy0), min(y1 * s, oy1), max(x0 * s, ox0), min(x1 * s, ox1)
+            if ya >= yb or xa >= xb:
+                continue
+            piece = result[:, ya - y0 * s:yb - y0 * s, xa - x0 * s:xb - x0 * s]
+            if finish is None:
+                if out is None:
+                    out = np.empty((piece.shape[0], oy1 - oy0, ox1 - ox0), np.float32)
+                out[:, ya - oy0:yb - oy0, xa - ox0:xb - ox0] = piece
+            else:
+                done = finish(piece)
+                if out is None:
+                    out = np.empty((oy1 - oy0, ox1 - ox0) + done.shape[2:], done.dtype)
+                out[ya - oy0:yb - oy0, xa - ox0:xb - ox0] = done
+        return out
 
 
 class DemosaicModel(Model):
@@ -85,15 +111,17 @@ class DemosaicModel(Model):
         """
         pattern = _bayer.check_pattern(pattern)
         mosaic = check_image(mosaic, name="mosaic", channels=(1,), min_size=2)
-        x = to_float(mosaic, white_level)
-        padded, (top, left) = _bayer.align_to_rggb(x, pattern, multiple=self.multiple)
-        rgb = self.run(padded[None])
-        h, w = mosaic.shape
-        crop = np.s_[top:top + h, left:left + w]
-        bgr = cv2.merge([rgb[2][crop], rgb[1][crop], rgb[0][crop]])
-        if mosaic.dtype.kind == "f":
-            np.clip(bgr, 0.0, 1.0, out=bgr)
-        return from_float(bgr, mosaic.dtype, white_level)
+        to_float(mosaic[:1, :1], white_level)  # checks white_level before any work
+        padded, (top, left) = _bayer.align_to_rggb(mosaic, pattern, multiple=self.multiple)
+
+        def finish(rgb):
+            bgr = cv2.merge([rgb[2], rgb[1], rgb[0]])
+            if mosaic.dtype.kind == "f":
+                np.clip(bgr, 0.0, 1.0, out=bgr)
+            return from_float(bgr, mosaic.dtype, white_level)
+        # the mosaic stays in its dtype; tiles go to float32 and back one at a time
+        return self.run(padded[None], finish=finish, crop=(top, left) + mosaic.shape,
+                        to_input=lambda t: to_float(t, white_level))
 
 
 def _check_rgb_like(image: np.ndarray, model_channels: int):
