@@ -159,6 +159,14 @@ def train_edges(args, argv) -> dict:
 
     model = nets.create(args.name)
     plain = model.plain
+    init_train = None
+    if args.init:  # fine-tuning: a further one-cycle schedule from a trained network of this architecture
+        state = torch.load(args.init, weights_only=False)
+        if state.get("arch") != args.name:
+            raise SystemExit(f"--init: expected a checkpoint of {args.name}, got one of {state.get('arch')!r} ({args.init})")
+        model.load_state_dict(state["state_dict"])
+        init_card = Path(args.init).with_suffix(".json")
+        init_train = json.loads(init_card.read_text()).get("train") if init_card.is_file() else None
     sources = load_sources(args.data) + (load_sources(args.textures) if args.textures else [])
     log.info("%s: %d parameters, receptive field %d px, %d fill images", args.name,
              sum(p.numel() for p in model.parameters()), model.receptive_field, len(sources))
@@ -181,7 +189,8 @@ def train_edges(args, argv) -> dict:
                   "textures": _portable(args.textures) if args.textures else None, "seed": args.seed,
                   "scenes": "boundary_scene(gray) of patch + 2 * pad pixels per crop, drawn on the fly from the "
                             "sources cut into tiles of twice that side",
-                  "targets": TARGETS, "loss": LOSS, **summary},
+                  "targets": TARGETS, "loss": LOSS, **summary,
+                  **({"init": _portable(args.init), "init_train": init_train} if args.init else {})},
     }
     rng = np.random.default_rng(args.seed)
     checks = [torch.from_numpy(rng.random((1, 1, 64, 96), dtype=np.float32)),

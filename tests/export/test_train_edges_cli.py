@@ -73,3 +73,16 @@ def test_gd_col_trains_without_validation(tmp_path, folders):
     assert card["input"]["multiple"] == 2 and card["receptive_field"] == 47 and "metrics" not in card
     assert card["layers"] == ["gaussian_derivative", "col"] and card["train"]["textures"] is None
     assert card["verification"]["inputs"][1] == [1, 1, 37, 23]
+    torch = pytest.importorskip("torch")
+    first = torch.load(out / "edges" / "gd-col.pt", weights_only=False)["state_dict"]
+    tuned_out = tmp_path / "tuned"
+    common = ["--data", str(data), "--out", str(tuned_out), "--runs", str(tmp_path / "runs2"), "--steps", "1",
+              "--batch", "1", "--patch", "24", "--pad", "4", "--threads", "1", "--lr", "1e-12"]
+    assert train_cli.main(["edges/gd-col", *common, "--init", str(out / "edges" / "gd-col.pt")]) == 0
+    tuned = torch.load(tuned_out / "edges" / "gd-col.pt", weights_only=False)["state_dict"]
+    for key, value in first.items():  # a vanishing learning rate keeps the starting weights
+        torch.testing.assert_close(tuned[key], value, atol=1e-6, rtol=0)
+    train = json.loads((tuned_out / "edges" / "gd-col.json").read_text())["train"]
+    assert train["init"].endswith("gd-col.pt") and train["init_train"]["command"] == card["train"]["command"]
+    with pytest.raises(SystemExit, match="expected a checkpoint of edges/gd-col-plain"):
+        train_cli.main(["edges/gd-col-plain", *common, "--init", str(out / "edges" / "gd-col.pt")])
