@@ -163,7 +163,8 @@ def train_edges(args, argv) -> dict:
     if args.init:  # fine-tuning: a further one-cycle schedule from a trained network of this architecture
         state = torch.load(args.init, weights_only=False)
         if state.get("arch") != args.name:
-            raise SystemExit(f"--init: expected a checkpoint of {args.name}, got one of {state.get('arch')!r} ({args.init})")
+            raise SystemExit(f"--init: expected a checkpoint of {args.name}, "
+                             f"got one of {state.get('arch')!r} ({args.init})")
         model.load_state_dict(state["state_dict"])
         init_card = Path(args.init).with_suffix(".json")
         init_train = json.loads(init_card.read_text()).get("train") if init_card.is_file() else None
