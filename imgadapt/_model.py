@@ -84,15 +84,12 @@ class Model:
             if ya >= yb or xa >= xb:
                 continue
             piece = result[:, ya - y0 * s:yb - y0 * s, xa - x0 * s:xb - x0 * s]
-            if finish is None:
-                if out is None:
-                    out = np.empty((piece.shape[0], oy1 - oy0, ox1 - ox0), np.float32)
-                out[:, ya - oy0:yb - oy0, xa - ox0:xb - ox0] = piece
-            else:
-                done = finish(piece)
-                if out is None:
-                    out = np.empty((oy1 - oy0, ox1 - ox0) + done.shape[2:], done.dtype)
-                out[ya - oy0:yb - oy0, xa - ox0:xb - ox0] = done
+            done = piece if finish is None else finish(piece)
+            lead = (slice(None),) if finish is None else ()  # channels first without finish, last with it
+            if out is None:
+                size = (oy1 - oy0, ox1 - ox0)
+                out = np.empty(done.shape[:1] + size if lead else size + done.shape[2:], done.dtype)
+            out[lead + (slice(ya - oy0, yb - oy0), slice(xa - ox0, xb - ox0))] = done
         return out
 
 
