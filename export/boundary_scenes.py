@@ -148,22 +148,6 @@ def load_bsds(root: str | Path, split: str = "val") -> list[tuple[str, np.ndarra
     return data
 
 
-def _portable_args(argv: list[str]) -> list[str]:
-    """The arguments as recorded in a manifest: paths relative to the working folder when inside it,
-    else their last two parts (no machine-specific folders)."""
-    out = []
-    for a in argv:
-        p = Path(a)
-        if p.exists():
-            p = p.resolve()
-            try:
-                a = str(p.relative_to(Path.cwd().resolve()))
-            except ValueError:
-                a = "/".join(p.parts[-2:])
-        out.append(a)
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(prog="python -m export.boundary_scenes", description=__doc__.split("\n\n")[0])
@@ -177,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sources = load_sources(args.src) + (load_sources(args.textures) if args.textures else [])
     names = write_scenes(sources, args.output, args.count, args.size, args.seed, gray=args.gray)
-    manifest = {"command": "python -m export.boundary_scenes " + " ".join(_portable_args(argv)),
+    from .train_cli import _portable  # paths as cards record them (the checkout's, else their last parts)
+
+    words = [_portable(a) if Path(a).exists() else a for a in argv]
+    manifest = {"command": "python -m export.boundary_scenes " + " ".join(words),
                 "count": len(names), "size": args.size, "seed": args.seed}
     (Path(args.output) / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"{len(names)} scenes of {args.size}x{args.size} written to {args.output}")
