@@ -155,18 +155,15 @@ def correspond_pixels(pred: np.ndarray, gt: np.ndarray, radius: float) -> tuple[
         cols.append(j[hit])
     rows, cols = np.concatenate(rows), np.concatenate(cols)
     # scipy's matching can be many times slower with the larger side as rows: put the smaller there
-    if len(gy) < len(py):
-        graph = csr_matrix((np.ones(len(rows), np.int8), (cols, rows)), shape=(len(gy), len(py)))
-        partner = maximum_bipartite_matching(graph, perm_type="column")  # the pred pixel of each gt pixel
-        paired = partner >= 0
-        gt_matched[gy[paired], gx[paired]] = True
-        pred_matched[py[partner[paired]], px[partner[paired]]] = True
-    else:
-        graph = csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(len(py), len(gy)))
-        partner = maximum_bipartite_matching(graph, perm_type="column")  # the gt pixel of each pred pixel
-        paired = partner >= 0
-        pred_matched[py[paired], px[paired]] = True
-        gt_matched[gy[partner[paired]], gx[partner[paired]]] = True
+    swap = len(gy) < len(py)
+    r, c = (cols, rows) if swap else (rows, cols)
+    shape = (len(gy), len(py)) if swap else (len(py), len(gy))
+    partner = maximum_bipartite_matching(csr_matrix((np.ones(len(r), np.int8), (r, c)), shape=shape),
+                                         perm_type="column")
+    matched_rows = np.flatnonzero(partner >= 0)
+    p_idx, g_idx = (partner[matched_rows], matched_rows) if swap else (matched_rows, partner[matched_rows])
+    pred_matched[py[p_idx], px[p_idx]] = True
+    gt_matched[gy[g_idx], gx[g_idx]] = True
     return pred_matched, gt_matched
 
 
