@@ -103,13 +103,13 @@ def _as_map(x, what: str) -> np.ndarray:
     return x
 
 
-def _matcher():
+def _max_flow():
     try:
         from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import maximum_bipartite_matching
+        from scipy.sparse.csgraph import maximum_flow
     except ImportError as exc:
         raise ImportError(SCIPY_HINT) from exc
-    return csr_matrix, maximum_bipartite_matching
+    return csr_matrix, maximum_flow
 
 
 def _offsets(radius: float) -> list[tuple[int, int]]:
@@ -141,7 +141,7 @@ def correspond_pixels(pred: np.ndarray, gt: np.ndarray, radius: float) -> tuple[
     gy, gx = np.nonzero(gt)
     if not len(py) or not len(gy):
         return pred_matched, gt_matched
-    csr_matrix, maximum_bipartite_matching = _matcher()
+    csr_matrix, maximum_flow = _max_flow()
     h, w = gt.shape
     index = np.full((h, w), -1, np.int64)
     index[gy, gx] = np.arange(len(gy))
@@ -154,14 +154,17 @@ def correspond_pixels(pred: np.ndarray, gt: np.ndarray, radius: float) -> tuple[
         rows.append(inside[hit])
         cols.append(j[hit])
     rows, cols = np.concatenate(rows), np.concatenate(cols)
-    # scipy's matching can be many times slower with the larger side as rows: put the smaller there
-    swap = len(gy) < len(py)
-    r, c = (cols, rows) if swap else (rows, cols)
-    shape = (len(gy), len(py)) if swap else (len(py), len(gy))
-    partner = maximum_bipartite_matching(csr_matrix((np.ones(len(r), np.int8), (r, c)), shape=shape),
-                                         perm_type="column")
-    matched_rows = np.flatnonzero(partner >= 0)
-    p_idx, g_idx = (partner[matched_rows], matched_rows) if swap else (matched_rows, partner[matched_rows])
+    # A maximum matching as a unit-capacity maximum flow, source -> predicted -> ground truth -> sink,
+    # by Dinic's algorithm: scipy's maximum_bipartite_matching (Hopcroft-Karp) can take exponential
+    # time on the chain-like graphs of boundaries (scipy issue 26147).
+    n, k = len(py), len(gy)
+    source, sink = 0, n + k + 1
+    tail = np.concatenate([np.full(n, source), rows + 1, np.arange(k) + n + 1])
+    head = np.concatenate([np.arange(n) + 1, cols + n + 1, np.full(k, sink)])
+    graph = csr_matrix((np.ones(len(tail), np.int32), (tail, head)), shape=(sink + 1, sink + 1))
+    flow = maximum_flow(graph, source, sink, method="dinic").flow.tocoo()
+    used = (flow.data > 0) & (flow.row >= 1) & (flow.row <= n) & (flow.col > n) & (flow.col <= n + k)
+    p_idx, g_idx = flow.row[used] - 1, flow.col[used] - n - 1
     pred_matched[py[p_idx], px[p_idx]] = True
     gt_matched[gy[g_idx], gx[g_idx]] = True
     return pred_matched, gt_matched

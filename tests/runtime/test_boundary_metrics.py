@@ -71,6 +71,40 @@ def test_matching_finds_the_maximum_not_a_greedy_pairing():
     assert pred_m.sum() == gt_m.sum() == 2
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_matching_size_equals_hopcroft_karp_on_random_maps(seed):
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    rng = np.random.default_rng(seed)
+    pred, gt = rng.random((40, 50)) < 0.08, rng.random((40, 50)) < 0.05
+    radius = 2.0
+    pred_m, gt_m = bm.correspond_pixels(pred, gt, radius)
+    assert not (pred_m & ~pred).any() and not (gt_m & ~gt).any()
+    # the reference: scipy's Hopcroft-Karp on the same graph (fast on small random graphs)
+    py, px = np.nonzero(pred)
+    gy, gx = np.nonzero(gt)
+    near = (py[:, None] - gy[None]) ** 2 + (px[:, None] - gx[None]) ** 2 <= radius ** 2
+    size = int((maximum_bipartite_matching(csr_matrix(near.astype(np.int8)), perm_type="column") >= 0).sum())
+    assert pred_m.sum() == gt_m.sum() == size > 0
+
+
+def test_matching_of_a_chain_graph_that_stalls_hopcroft_karp_is_fast():
+    # A thinned boundary map of a model at one threshold and its ground truth (320x320) on which
+    # scipy's maximum_bipartite_matching ran for more than 8 s (scipy issue 26147).
+    import time
+    from pathlib import Path
+
+    data = np.load(Path(__file__).parent / "fixtures" / "chain_matching.npz")
+    shape = tuple(data["shape"])
+    pred, gt = (np.unpackbits(data[k])[:shape[0] * shape[1]].reshape(shape).astype(bool) for k in ("pred", "gt"))
+    bm.correspond_pixels(pred[:8, :8], gt[:8, :8], 2.0)  # scipy's import outside the timing
+    start = time.perf_counter()
+    pred_m, gt_m = bm.correspond_pixels(pred, gt, 0.0075 * np.hypot(*shape))
+    assert time.perf_counter() - start < 2.0
+    assert pred_m.sum() == gt_m.sum() == 899
+
+
 def test_two_annotators():
     a, b = line(row=60), line(row=140)
     assert counts(a, [a, b]) == (100, 200, 100, 100)  # recall over both, precision against either
