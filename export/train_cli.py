@@ -361,7 +361,7 @@ TRAINERS = {"demosaic/pafu-linear": train_demosaic_linear, "demosaic/pafu-net": 
             "demosaic/pafu-net-plain-denoise": train_demosaic_net,
             **{f"sr/pafu-linear-x{s}": train_sr_linear for s in (2, 3, 4)},
             **{f"sr/pafu-espcn{v}-x{s}": train_sr_net for s in (2, 3, 4) for v in ("", "-plain")},
-            **{f"edges/{a}{v}": train_edges_net for a in ("gd-col", "gd-pafu") for v in ("", "-plain")}}
+            **{f"edges/{a}{v}": train_edges_net for a in ("gd-col", "gd-col-lite", "gd-pafu") for v in ("", "-plain")}}
 DEFAULT_SCALES = (1.0, 0.7, 0.5, 0.35, 0.25)
 
 

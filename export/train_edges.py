@@ -140,10 +140,16 @@ def _edges_metrics(name: str, other: str, rows: list[dict], val: Path) -> dict:
     return metrics
 
 
+DEFAULT_RANK = {"edges/gd-col": 2}  # the most accurate model is the default
+
 DESCRIPTIONS = {
     "edges/gd-col": "Gaussian-derivative frames (order 2, two oriented bases; 7x7 at full and at half resolution), "
                     "a co-occurrence layer (8 bins, 5x5) on the gray input and a residual 3x3 body at half "
                     "resolution; one boundary logit per pixel, sigmoid probability.",
+    "edges/gd-col-lite": "Compact, fast variant of edges/gd-col: Gaussian-derivative frames (order 2, two oriented "
+                         "bases; 7x7 at full and at half resolution, 3 maps per input), a co-occurrence layer (4 bins, "
+                         "5x5) on the gray input, 8 features and one residual 3x3 block at half resolution; sigmoid "
+                         "probability.",
     "edges/gd-pafu": "Compact boundary net: a 7x7 Gaussian-derivative frame (order 2, two oriented bases), two "
                      "more at quarter resolution on its 4x4 means for context, and a PAFU output layer choosing "
                      "one of 8 3x3 kernels per pixel from the fine and context maps; sigmoid probability.",
@@ -184,7 +190,7 @@ def train_edges(args, argv) -> dict:
                        else DESCRIPTIONS[args.name],
         "input": {"channels": 1, "multiple": model.multiple, "colour": "gray (OpenCV BGR2GRAY of a colour image)",
                   "range": "0-1 float, 8-bit trained"},
-        "receptive_field": model.receptive_field, "default_rank": 0 if plain else (2 if "col" in args.name else 1),
+        "receptive_field": model.receptive_field, "default_rank": 0 if plain else DEFAULT_RANK.get(args.name, 1),
         "train": {"command": _command(argv), "data": _portable(args.data),
                   "textures": _portable(args.textures) if args.textures else None, "seed": args.seed,
                   "scenes": "boundary_scene(gray) of patch + 2 * pad pixels per crop, drawn on the fly from the "

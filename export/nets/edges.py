@@ -172,5 +172,9 @@ register("edges/gd-col")(lambda **kw: GdColEdges(**kw))
 register("edges/gd-col-plain")(lambda **kw: GdColEdges(**{**kw, "plain": True}))
 register("edges/gd-col-tiny")(lambda **kw: GdColEdges(**{"features": 4, "blocks": 1, "multiplier": 1, "bins": 3,
                                                          **kw}))
+# the compact, fast variant: half the features, one residual block, fewer frame maps and CoL bins
+LITE = {"features": 8, "blocks": 1, "multiplier": 3, "bins": 4}
+register("edges/gd-col-lite")(lambda **kw: GdColEdges(**{**LITE, **kw}))
+register("edges/gd-col-lite-plain")(lambda **kw: GdColEdges(**{**LITE, **kw, "plain": True}))
 register("edges/gd-pafu")(lambda **kw: GdPafuEdges(**kw))
 register("edges/gd-pafu-plain")(lambda **kw: GdPafuEdges(**{**kw, "plain": True}))
