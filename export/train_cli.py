@@ -152,11 +152,12 @@ def train_sr_net(args, argv) -> dict:
         summary.pop(key, None)
     card = {
         "name": args.name, "arch": args.name, "task": "sr", "kind": "nonlinear", "scale": s,
-        "layers": [] if plain else ["pafu", "envelope"],
-        "description": (f"Plain-convolution ablation of sr/pafu-espcn-x{s}." if plain else
-                        f"ESPCN-style x{s} super-resolution: a 5x5 and an envelope-3x3 tanh embedding of the "
-                        "low-resolution luma and a PAFU output layer selecting among 16 kernels from the embeddings "
-                        f"correct the linear PAFU upscaler (sr/pafu-linear-x{s}); depth-to-space."),
+        "layers": [] if plain else ["pafu"],
+        "description": (f"Plain-convolution ablation of sr/pafu-espcn-x{s}: a 3x3 convolution in place of the PAFU "
+                        "output, a least-squares 5x5 convolution as the linear path." if plain else
+                        f"ESPCN-style x{s} super-resolution: a rectified 5x5-3x3-3x3 embedding (32 maps) of the "
+                        "low-resolution luma and a PAFU output layer selecting among 16 3x3 kernels from the "
+                        f"embeddings correct the linear PAFU upscaler (sr/pafu-linear-x{s}); depth-to-space."),
         "input": {"channels": 1, "colour": "luma (BT.601 Y); chroma by bicubic interpolation",
                   "range": "0-1 float, 8-bit trained"},
         "receptive_field": model.receptive_field, "default_rank": 0 if plain else 2,
