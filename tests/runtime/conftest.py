@@ -1,4 +1,4 @@
-"""Tiny ONNX models built with onnx.helper, registered in a temporary model directory."""
+"""Tiny ONNX models built with onnx.helper, registered in a temporary model directory; a tiling check."""
 import hashlib
 import json
 
@@ -188,3 +188,16 @@ def smooth_folder(folder, rng, shapes=((41, 50), (36, 36))):
 def photos():
     """``photos(folder, shapes=...)``: :func:`smooth_folder` with a fixed seed; returns the folder."""
     return lambda folder, shapes=((41, 50), (36, 36)): smooth_folder(folder, np.random.default_rng(0), shapes)
+
+
+@pytest.fixture
+def assert_tiled_equals_untiled():
+    """A check that the model ``name`` gives the same output on ``image`` in tiles of ``tile``
+    pixels as in one piece."""
+    import imgadapt
+
+    def check(name, image, tile, **kwargs):
+        whole = imgadapt.load(name, tile=0)(image, **kwargs)
+        tiled = imgadapt.load(name, tile=tile)(image, **kwargs)
+        np.testing.assert_allclose(tiled, whole, atol=2e-5)
+    return check

@@ -32,12 +32,10 @@ def test_the_region_border_stands_out_from_the_texture(name):
 
 @pytest.mark.parametrize("name", EDGES)
 @pytest.mark.parametrize("channels", [1, 3])
-def test_tiled_equals_untiled(name, channels):
+def test_tiled_equals_untiled(name, channels, assert_tiled_equals_untiled):
     img = textured_regions(150, seed=1)
     img = img if channels == 1 else cv2.merge([img, img[::-1], img[:, ::-1]])[5:, 3:]
-    whole = imgadapt.load(name, tile=0)(img)
-    tiled = imgadapt.load(name, tile=48)(img)
-    np.testing.assert_allclose(tiled, whole, atol=2e-5)
+    assert_tiled_equals_untiled(name, img, tile=48)
 
 
 @pytest.mark.parametrize("name", EDGES)

@@ -73,12 +73,10 @@ def test_beats_opencv_bilinear_on_a_synthetic_scene(name):
 
 
 @pytest.mark.parametrize("name", DEMOSAIC)
-def test_tiled_equals_untiled(name):
+def test_tiled_equals_untiled(name, assert_tiled_equals_untiled):
     img = scene(230, 250, seed=2)
     mos = _bayer.mosaic(img, "GBRG").astype(np.float32) / 255
-    whole = imgadapt.load(name, tile=0)(mos, pattern="GBRG")
-    tiled = imgadapt.load(name, tile=64)(mos, pattern="GBRG")
-    np.testing.assert_allclose(tiled, whole, atol=2e-5)
+    assert_tiled_equals_untiled(name, mos, tile=64, pattern="GBRG")
 
 
 @pytest.mark.parametrize("name", DEMOSAIC)
