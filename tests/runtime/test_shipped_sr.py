@@ -51,7 +51,7 @@ def test_tiled_equals_untiled(name, channels, assert_tiled_equals_untiled):
 def test_dtypes_and_tiny_sizes(name, shape, dtype):
     full = 1.0 if dtype == np.float64 else np.iinfo(dtype).max
     img = np.full(shape, 0.5 * full, dtype)
-    out = imgadapt.upscale(img, scale=imgadapt.load(name).scale, model=name)
     s = imgadapt.load(name).scale
+    out = imgadapt.upscale(img, scale=s, model=name)
     assert out.dtype == dtype and out.shape == (shape[0] * s, shape[1] * s) + shape[2:]
     assert np.abs(out.astype(np.float64) / full - 0.5).max() < 0.02
