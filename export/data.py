@@ -95,7 +95,7 @@ def add_raw_noise(mosaic: torch.Tensor, a: torch.Tensor, b: torch.Tensor, genera
     return mosaic + noise * var.sqrt()
 
 
-def sample_noise_levels(n: int, rng: np.random.Generator, a_range=(1e-4, 1e-2), b_range=(1e-6, 1e-3)):
+def sample_noise_levels(n: int, rng: np.random.Generator, a_range=(1e-4, 2e-2), b_range=(1e-6, 1e-3)):
     """Log-uniform shot (``a``) and read (``b``) noise parameters."""
     def loguniform(lo, hi):
         return torch.from_numpy(np.exp(rng.uniform(np.log(lo), np.log(hi), n)).astype(np.float32))

@@ -48,13 +48,19 @@ def _best_of_restarts(args, train) -> tuple:
     runs = []
     for restart in range(args.restarts):
         torch.manual_seed(args.seed + restart)
-        candidate = nets.create(args.name, **({"kernel_sizes": args.kernel_sizes} if args.kernel_sizes else {}))
+        candidate = nets.create(args.name, **_selector_options(args),
+                                **({"kernel_sizes": args.kernel_sizes} if args.kernel_sizes else {}))
         history = train(candidate)
         log.info("restart %d: train PSNR %.3f dB", restart, history[-1]["train_psnr"])
         runs.append((history[-1]["train_psnr"], restart, candidate, history))
     _, chosen, model, history = max(runs, key=lambda r: r[0])
     return model, history, {"restarts": args.restarts, "restart_train_psnr": [round(r[0], 4) for r in runs],
                             "chosen_restart": chosen}
+
+
+def _selector_options(args) -> dict:
+    return {k: v for k, v in (("selector_channels", args.selector_channels), ("selector_depth", args.selector_depth))
+            if v is not None}
 
 
 def _linear_train_record(args, argv, history, restarts: dict) -> dict:
@@ -247,6 +253,13 @@ def attach_demosaic_metrics(card: dict, out_dir: Path, val: str) -> dict:
     return card
 
 
+def _init_train(init: str | None) -> dict | None:
+    """The training record of the checkpoint a network started from (its card next to it), so the
+    card still says how that start was made once the file at that path is replaced."""
+    card = Path(init).with_suffix(".json") if init else None
+    return json.loads(card.read_text()).get("train") if card and card.is_file() else None
+
+
 def train_demosaic_net(args, argv) -> dict:
     from .nets.demosaic import PafuLinearDemosaic
     from .train_net import train_network
@@ -256,10 +269,18 @@ def train_demosaic_net(args, argv) -> dict:
     if args.init:
         state = torch.load(args.init, weights_only=False)
         config = dict(state["config"]) if state["arch"] == arch else {"kernel_sizes": state["config"]["kernel_sizes"]}
+    body = {k: v for k, v in (("features", args.features), ("blocks", args.blocks)) if v is not None}
+    if state is not None and state["arch"] == arch and any(config.get(k) != v for k, v in body.items()):
+        raise SystemExit(f"--features/--blocks: fine-tuning keeps the body of {args.init} "
+                         f"(features {config.get('features')}, blocks {config.get('blocks')}), got {body}")
+    config.update(body)
+    noise = args.name.endswith("-denoise")
+    if noise:
+        config["denoise"] = True
     model = nets.create(arch, **config)
     plain = getattr(model, "plain", False)
     if state is not None and state["arch"] == arch:  # fine-tuning a trained network of the same architecture
-        model.load_state_dict(state["state_dict"])
+        model.load_clean(state["state_dict"])
     elif state is not None:  # the input PAFU takes the linear model's (possibly pruned) kernel group
         if plain:
             raise SystemExit(f"--init: the plain ablation starts from a {arch} checkpoint or from scratch, "
@@ -267,7 +288,6 @@ def train_demosaic_net(args, argv) -> dict:
         linear = PafuLinearDemosaic(**state["config"])
         linear.load_state_dict(state["state_dict"])
         model.init_from_linear(linear)
-    noise = args.name.endswith("-denoise")
     images = load_folder(args.data)
     if plain and state is None:
         from .train_demosaic import solve_plain_conv
@@ -295,7 +315,8 @@ def train_demosaic_net(args, argv) -> dict:
         "input": MOSAIC_INPUT, "receptive_field": exported.receptive_field,
         "default_rank": 0 if noise or plain else 2,
         "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
-                  "init": _portable(args.init) if args.init else None, "noise": noise, **summary},
+                  "init": _portable(args.init) if args.init else None, "init_train": _init_train(args.init),
+                  "noise": noise, **summary},
         "export": {"optimizations": [shrink] if shrink else []},
     }
     return ship_demosaic(model, card, args, config, noise, exported)
@@ -385,6 +406,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernel-sizes", type=_kernel_sizes, default=None,
                         help="linear PAFU: the kernel group, e.g. 3x16 or 3x9,5x8 (size x count; default: the "
                              "architecture's)")
+    parser.add_argument("--selector-channels", type=int, default=None,
+                        help="linear PAFU: width of the selection CNN (default: the architecture's)")
+    parser.add_argument("--selector-depth", type=int, default=None,
+                        help="linear PAFU: 3x3 layers of the selection CNN (default: the architecture's)")
     parser.add_argument("--restarts", type=int, default=1,
                         help="linear PAFU: selector initialisations tried, the best by training PSNR kept")
     parser.add_argument("--scales", type=_floats, default=DEFAULT_SCALES,
@@ -400,6 +425,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3000, help="networks: optimiser steps")
     parser.add_argument("--batch", type=int, default=16, help="networks: crops per step")
     parser.add_argument("--lr", type=float, default=1e-3, help="networks: peak learning rate")
+    parser.add_argument("--features", type=int, default=None, help="demosaicking networks: body width "
+                                                                  "(default: the architecture's)")
+    parser.add_argument("--blocks", type=int, default=None, help="demosaicking networks: residual blocks "
+                                                                "(default: the architecture's)")
     parser.add_argument("--kernel-lr-scale", type=float, default=0.0,
                         help="networks: learning-rate factor of the input layer's kernels (0: frozen)")
     parser.add_argument("--pad", type=int, default=16,

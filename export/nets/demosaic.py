@@ -163,7 +163,9 @@ class PafuNetDemosaic(nn.Module):
     and that estimate into ``features`` maps, a residual body whose 3x3 convolutions sit behind
     learned Gaussian envelopes refines them, and a 3x3 head adds a correction to the estimate.
     ``plain=True`` builds the ablation: the same network with a plain convolution in place of the
-    PAFU and plain 3x3 convolutions in place of the disentangled ones.
+    PAFU and plain 3x3 convolutions in place of the disentangled ones. With ``denoise=True`` the
+    head also corrects the 4 measured values of every block, which otherwise pass through
+    unchanged (exact on clean data, but they carry the sensor noise of a noisy mosaic).
 
     Shape:
         ``(N, 1, H, W)`` RGGB mosaic, H and W even -> ``(N, 3, H, W)`` RGB
@@ -172,9 +174,10 @@ class PafuNetDemosaic(nn.Module):
     def __init__(self, kernel_sizes: Sequence[int] = (3,) * 9 + (5,) * 8, features: int = 24, blocks: int = 4,
                  radius: int = 2, selector_channels: int = 16, selector_depth: int = 2,
                  structure_sigmas: Sequence[float] = (1.5,), with_mosaic: bool = False, plain: bool = False,
-                 init_sigma: float = 1.0):
+                 init_sigma: float = 1.0, denoise: bool = False):
         super().__init__()
         self.plain = plain
+        self.denoise = denoise
         if plain:
             k = max(kernel_sizes)
             self.input = nn.Conv2d(4, len(MISSING), k, padding=k // 2, bias=False)
@@ -184,7 +187,7 @@ class PafuNetDemosaic(nn.Module):
                               selector_depth=selector_depth, selector_in_channels=self.features.channels)
         self.embed = nn.Conv2d(4 + len(MISSING), features, 3, padding=1)
         self.body = nn.Sequential(*[_Block(features, radius, plain, init_sigma) for _ in range(blocks)])
-        self.head = nn.Conv2d(features, len(MISSING), 3, padding=1)
+        self.head = nn.Conv2d(features, len(MISSING) + (len(KNOWN) if denoise else 0), 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
@@ -212,7 +215,21 @@ class PafuNetDemosaic(nn.Module):
         else:
             linear = self.input(packed, self.features(packed))
         hidden = self.body(F.relu(self.embed(torch.cat([packed, linear], 1))))
-        return assemble(packed, linear + self.head(hidden))
+        correction = self.head(hidden)
+        if self.denoise:
+            packed = packed + correction[:, len(MISSING):]
+            correction = correction[:, :len(MISSING)]
+        return assemble(packed, linear + correction)
+
+    def load_clean(self, state_dict: dict) -> None:
+        """Start a denoising network from a clean one of the same body: the head's corrections of
+        the measured values start at zero."""
+        state = dict(state_dict)
+        if self.denoise and state["head.weight"].shape[0] == len(MISSING):
+            weight, bias = torch.zeros_like(self.head.weight), torch.zeros_like(self.head.bias)
+            weight[:len(MISSING)], bias[:len(MISSING)] = state["head.weight"], state["head.bias"]
+            state["head.weight"], state["head.bias"] = weight, bias
+        self.load_state_dict(state)
 
 
 from . import register  # noqa: E402

@@ -141,3 +141,17 @@ def test_balanced_objective_trains():
     with pytest.raises(ValueError, match="even"):
         train_network(net, smooth_images(), steps=1, batch=1, patch=16, pad=3)
 
+
+
+def test_denoising_network_starts_as_the_clean_one_and_corrects_measured_values():
+    clean = create("demosaic/pafu-net-tiny", plain=True).eval()
+    torch.nn.init.normal_(clean.head.weight, std=0.1)
+    net = create("demosaic/pafu-net-tiny", plain=True, denoise=True).eval()
+    net.load_clean(clean.state_dict())
+    mos = mosaic_rggb(torch.rand(1, 3, 24, 24))
+    with torch.no_grad():
+        torch.testing.assert_close(net(mos), clean(mos))
+        torch.testing.assert_close(mosaic_rggb(clean(mos)), mos)  # the clean model keeps measured values
+        net.head.bias[8:] = 0.01  # the denoiser's head moves them
+        torch.testing.assert_close(mosaic_rggb(net(mos)), mos + 0.01)
+    assert onnx_max_abs_diff(net, mos[..., :16, :16], mos) < 1e-4
