@@ -120,6 +120,14 @@ def _separable(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, taps.reshape(channels, 1, size, 1), padding=(radius, 0), groups=channels)
 
 
+def _outer_product(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """:func:`_separable` as one depthwise 2-D convolution with the outer product of ``taps``."""
+    channels, size = taps.shape
+    _check_input(x, channels)
+    kernel = taps[:, :, None] * taps[:, None, :]
+    return F.conv2d(x, kernel.reshape(channels, 1, size, size), padding=size // 2, groups=channels)
+
+
 # ---------------------------------------------------------------------------------- modules --
 
 class GaussianEnvelope(nn.Module):
@@ -157,11 +165,17 @@ class GaussianEnvelope(nn.Module):
         """Apply the envelope; ``(N, C, H, W) -> (N, C, H, W)``.
 
         When traced in eval mode (ONNX export) the taps enter the graph as constants, so the
-        exported envelope is two depthwise ``Conv`` nodes with constant weights; the exporter's
-        own constant folding does not cover ``Softplus``/``Softmax``.
+        exported envelope is two depthwise ``Conv`` nodes with constant weights (the exporter's
+        own constant folding does not cover ``Softplus``/``Softmax``); a 3-tap envelope is one
+        depthwise 3x3 ``Conv`` with the outer product of its taps, the same values in one pass
+        over the maps instead of two (on onnxruntime nearly free next to the 3x3 convolution
+        that follows, where the two 1-D passes cost about 15 % of it).
         """
         if torch.jit.is_tracing() and not self.training:
-            return _separable(x, self._constant_taps())
+            taps = self._constant_taps()
+            if self.radius == 1:
+                return _outer_product(x, taps)
+            return _separable(x, taps)
         return gaussian_envelope(x, self.sigma_raw, self.radius)
 
     def _constant_taps(self) -> torch.Tensor:

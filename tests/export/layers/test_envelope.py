@@ -317,11 +317,12 @@ def test_onnx_parity(name):
     assert onnx_max_abs_diff(module, example, check=other) < 1e-4
 
 
-@pytest.mark.parametrize("name", ["envelope", "envelope_first_shrunk", "conv_first"])
+@pytest.mark.parametrize("name", ["envelope", "envelope_first_shrunk", "conv_first", "envelope_shrunk"])
 def test_onnx_graph_is_plain_conv(name):
     module = _modules()[name]
     graph = onnx.load_from_string(to_onnx_bytes(module, torch.rand(1, 3, 8, 8))).graph
     ops = [node.op_type for node in graph.node]
     assert set(ops) <= {"Conv", "Constant"}, ops
-    n_conv = 2 + (0 if name == "envelope" else 1)         # two 1-D envelope passes + the k x k conv
+    # two 1-D envelope passes (one depthwise 3x3 for a 3-tap envelope) + the k x k conv
+    n_conv = (1 if name.endswith("_shrunk") else 2) + (1 if name.startswith(tuple(ORDERS)) else 0)
     assert ops.count("Conv") == n_conv
