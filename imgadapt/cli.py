@@ -152,7 +152,8 @@ def _cmd_eval(args) -> int:
     models = args.models or list_models("demosaic")
     methods = _evaluate.demosaic_methods(models, peers=not args.no_peers, denoise_peers=args.noise is not None and not args.no_peers)
     crop = 8 if args.crop is None else args.crop
-    rows = _evaluate.evaluate_demosaic(images, methods, crop=crop, repeats=args.repeats, noise=args.noise)
+    rows = _evaluate.evaluate_demosaic(images, methods, pattern=args.pattern, crop=crop, repeats=args.repeats,
+                                       noise=args.noise)
     return _report(rows, f"{'method':28s} {'source':20s} {'PSNR dB':>8s} {'MP/s':>9s}",
                    lambda r: f"{r['method']:28s} {r['source']:20s} {r['psnr_db']:8.3f} {r['mp_s']:9.2f}", args.json)
 
@@ -463,6 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crop", type=int, default=None, help="border excluded from PSNR (default 8; sr: the scale)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per method (median)")
     p.add_argument("--json", default=None, help="write the rows as JSON")
+    p.add_argument("--pattern", default="RGGB", type=str.upper, choices=_bayer.PATTERNS,
+                   help="demosaic: the Bayer pattern the images are mosaicked with (default RGGB)")
     p.add_argument("--noise", type=_noise_pair, default=None, metavar="A,B",
                    help="add sensor noise of variance A*x+B to the mosaics (and measure denoising peers)")
     p.add_argument("--linearize", action="store_true", help="raw: decode the images from sRGB to linear light first")

@@ -47,6 +47,18 @@ def test_eval_cli_writes_json(installed, tmp_path, rng, capsys):
     assert [r["method"] for r in rows] == ["demosaic/conv"]
 
 
+def test_eval_cli_mosaics_with_the_pattern_asked(installed, tmp_path, rng, monkeypatch):
+    write_array(tmp_path / "a.png", rng.integers(0, 256, (32, 32, 3)).astype(np.uint8))
+    seen = []
+    real = _evaluate.evaluate_demosaic
+    monkeypatch.setattr(_evaluate, "evaluate_demosaic", lambda *a, **kw: seen.append(kw["pattern"]) or real(*a, **kw))
+    assert cli.main(["eval", "demosaic", "--images", str(tmp_path), "--no-peers", "--repeats", "1",
+                     "--pattern", "gbrg"]) == 0
+    assert seen == ["GBRG"]
+    with pytest.raises(SystemExit):
+        cli.main(["eval", "demosaic", "--images", str(tmp_path), "--pattern", "RGBG"])
+
+
 def test_noise_argument_is_checked():
     with pytest.raises(SystemExit):
         cli.main(["eval", "demosaic", "--images", ".", "--noise", "0.1"])
