@@ -33,13 +33,17 @@ class NormalEquations:
                 start += n
         self.count += counts
 
-    def solve(self, ridge: float = 1e-4, support: torch.Tensor | None = None) -> torch.Tensor:
+    def solve(self, ridge: float = 1e-4, support: torch.Tensor | None = None,
+              constraints: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Ridge solution per class, ``(classes, outputs, features)``.
 
         Args:
             ridge: Tikhonov weight relative to the mean diagonal of XᵀX.
             support: optional ``(classes, features)`` boolean mask of the features a class may
                 use (smaller kernels); the other weights are zero.
+            constraints: optional ``(C, D)``, ``C`` ``(m, features)`` and ``D`` ``(m, outputs)``:
+                every class's weights ``w`` (features x outputs) satisfy ``C w = D`` exactly
+                (equality-constrained least squares, solved through its KKT system).
 
         Classes that saw no data get the solution over all data.
         """
@@ -52,7 +56,13 @@ class NormalEquations:
             xtx, xty = (self.xtx[cls], self.xty[cls]) if self.count[cls] else (all_xtx, all_xty)
             a = xtx[idx][:, idx]
             a = a + ridge * a.diagonal().mean().clamp(min=1e-12) * torch.eye(len(idx), dtype=torch.float64)
-            sol[cls, idx] = torch.linalg.solve(a, xty[idx])
+            w = torch.linalg.solve(a, xty[idx])
+            if constraints is not None:
+                c, d = constraints[0][:, idx].double(), constraints[1].double()
+                ainv_ct = torch.linalg.solve(a, c.T)                          # (features, m)
+                lam = torch.linalg.solve(c @ ainv_ct, c @ w - d)               # (m, outputs)
+                w = w - ainv_ct @ lam
+            sol[cls, idx] = w
         return sol.transpose(1, 2).float()
 
 

@@ -33,9 +33,30 @@ def solve_plain_conv(conv: torch.nn.Conv2d, images, crops: int = 2000, size: int
     conv.weight.copy_(eq.solve(ridge).view(len(MISSING), 4, k, k))
 
 
+# packed channels R, G(0,1), G(1,0), B by colour
+_CHANNEL_COLOUR = (0, 1, 1, 2)
+
+
+def flat_colour_constraints(kernel_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(C, D)`` for :meth:`~export.lsq.NormalEquations.solve`: each kernel reproduces a flat field
+    of any colour exactly. The weights a missing value of colour c puts on the samples of colour c
+    sum to 1, those on the other colours to 0, so flat regions (clipped highlights among them)
+    come out unchanged and neutral whatever kernel the selector picks there."""
+    taps = kernel_size * kernel_size
+    c = torch.zeros(3, 4 * taps, dtype=torch.float64)
+    for channel, colour in enumerate(_CHANNEL_COLOUR):
+        c[colour, channel * taps:(channel + 1) * taps] = 1.0
+    d = torch.zeros(3, len(MISSING), dtype=torch.float64)
+    for out, (colour, _) in enumerate(MISSING):
+        d[colour, out] = 1.0
+    return c, d
+
+
 def train_pafu_linear(model: PafuLinearDemosaic, images, *, crops=2000, size=96, seed=0,
                       scales=(1.0, 0.7, 0.5, 0.35, 0.25), **kw) -> list[dict]:
     """Train a linear PAFU demosaicker on ``crops`` random crops of ``images`` (see
-    :func:`~export.train_linear.train_linear_pafu` for the alternation and its options)."""
+    :func:`~export.train_linear.train_linear_pafu` for the alternation and its options), every
+    kernel bound to reproduce flat colour fields (:func:`flat_colour_constraints`)."""
     packed, targets = make_dataset(images, crops, size, seed, scales)
-    return train_linear_pafu(model, packed, targets, seed=seed, **kw)
+    return train_linear_pafu(model, packed, targets, seed=seed,
+                             constraints=flat_colour_constraints(model.pafu.max_kernel_size), **kw)

@@ -31,9 +31,9 @@ def inner(x: torch.Tensor, border: int) -> torch.Tensor:
     return x[..., border:x.shape[-2] - border, border:x.shape[-1] - border] if border else x
 
 
-def solve_kernels(model, packed, targets, labels, ridge=1e-5, batch=64, weights=None, border=0):
+def solve_kernels(model, packed, targets, labels, ridge=1e-5, batch=64, weights=None, border=0, constraints=None):
     """Least-squares kernels for a fixed selection (``labels`` on the inner grid); ``weights`` (one
-    per crop) weight the crops' errors."""
+    per crop) weight the crops' errors; ``constraints`` as for :meth:`NormalEquations.solve`."""
     if weights is not None:
         root = weights.sqrt().view(-1, 1, 1, 1)
         packed, targets = packed * root, targets * root
@@ -47,7 +47,7 @@ def solve_kernels(model, packed, targets, labels, ridge=1e-5, batch=64, weights=
         eq.add(feats.permute(0, 2, 3, 1).reshape(-1, c * k * k),
                inner(targets[i:i + batch], border).permute(0, 2, 3, 1).reshape(-1, t),
                labels[i:i + batch].reshape(-1))
-    weight = eq.solve(ridge, kernel_support(pafu.kernel_sizes, c, k))
+    weight = eq.solve(ridge, kernel_support(pafu.kernel_sizes, c, k), constraints)
     pafu.set_kernels(weight.view(n, t, c, k, k))
     return eq.count
 
@@ -110,11 +110,11 @@ def train_selector(model, packed, errors, epochs: int, lr: float, seed: int,
     return total / len(packed)
 
 
-def _prune_and_refit(model, packed, targets, weights, keep_mask, start, border) -> dict:
+def _prune_and_refit(model, packed, targets, weights, keep_mask, start, border, constraints=None) -> dict:
     keep = keep_mask.nonzero().squeeze(1).tolist()
     model.pafu = model.pafu.prune(keep)
     labels = selector_labels(model, packed, border=border)
-    counts = solve_kernels(model, packed, targets, labels, weights=weights, border=border)
+    counts = solve_kernels(model, packed, targets, labels, weights=weights, border=border, constraints=constraints)
     chosen = kernel_errors(model, packed, targets, border=border).gather(1, labels[:, None]).squeeze(1)
     return {"round": "pruned", "seconds": round(time.perf_counter() - start, 1), "kept_kernels": keep,
             **_fit(chosen, targets.shape[1]), "kernel_use": counts.tolist()}
@@ -134,21 +134,23 @@ def selector_labels(model, packed, batch=64, border=0) -> torch.Tensor:
 
 def train_linear_pafu(model, packed, targets, *, rounds=4, selector_epochs=8, lr=3e-3, seed=0,
                       balance: float | None = 5e-6, prune_below: float | None = 1e-4,
-                      border: int = 0, evaluate=None) -> list[dict]:
+                      border: int = 0, evaluate=None, constraints=None) -> list[dict]:
     """Alternate least-squares kernel solves and selector training; returns a log per round.
 
     With ``balance`` (an MSE floor), every round after the first weights the crops by
     :func:`crop_weights` in both the kernel solve and the selector's objective. Kernels the final
     selector picks for less than ``prune_below`` of the training pixels then leave the group (and
     the exported graph, whose cost grows with the group); the pixels they served go to the
-    selector's next choice and the kept kernels are solved once more.
+    selector's next choice and the kept kernels are solved once more. ``constraints`` bind every
+    solve (:meth:`~export.lsq.NormalEquations.solve`).
     """
     torch.manual_seed(seed)
     start = time.perf_counter()
     labels = inner(structure_hash(packed, model.pafu.num_kernels), border)
     history, weights = [], None
     for rnd in range(rounds + 1):
-        counts = solve_kernels(model, packed, targets, labels, weights=weights, border=border)
+        counts = solve_kernels(model, packed, targets, labels, weights=weights, border=border,
+                               constraints=constraints)
         errors = kernel_errors(model, packed, targets, border=border)
         chosen = errors.gather(1, labels[:, None]).squeeze(1)
         entry = {"round": rnd, "seconds": round(time.perf_counter() - start, 1), **_fit(chosen, targets.shape[1]),
@@ -161,7 +163,7 @@ def train_linear_pafu(model, packed, targets, *, rounds=4, selector_epochs=8, lr
             share = counts.double() / counts.sum()
             if prune_below is not None and (share < prune_below).any():
                 history.append(_prune_and_refit(model, packed, targets, weights, share >= prune_below, start,
-                                                border))
+                                                border, constraints))
                 log.info("pruned to %d kernels: %s", model.pafu.num_kernels, history[-1])
             break
         if balance is not None:

@@ -5,7 +5,7 @@ import torch
 from export.data import mosaic_rggb
 from export.lsq import NormalEquations, kernel_support, patch_features
 from export.nets import create, list_architectures
-from export.nets.demosaic import assemble, missing_targets
+from export.nets.demosaic import MISSING, assemble, missing_targets
 from export.nets.demosaic import pack_mosaic as pack
 from export.onnx_io import onnx_max_abs_diff
 from export.train_demosaic import train_pafu_linear
@@ -155,3 +155,34 @@ def test_denoising_network_starts_as_the_clean_one_and_corrects_measured_values(
         net.head.bias[8:] = 0.01  # the denoiser's head moves them
         torch.testing.assert_close(mosaic_rggb(net(mos)), mos + 0.01)
     assert onnx_max_abs_diff(net, mos[..., :16, :16], mos) < 1e-4
+
+
+def test_linear_kernels_reproduce_flat_colour_fields():
+    model = create("demosaic/pafu-linear-tiny")
+    train_pafu_linear(model, smooth_images(), crops=12, size=32, rounds=1, selector_epochs=1, seed=0, prune_below=None)
+    weight = model.pafu.kernels().detach()                                  # (n, 8, 4, k, k)
+    colour_sums = torch.stack([weight[:, :, 0], weight[:, :, 1] + weight[:, :, 2], weight[:, :, 3]], 2).sum((3, 4))
+    expected = torch.zeros(8, 3)
+    for out, (colour, _) in enumerate(MISSING):
+        expected[out, colour] = 1.0
+    torch.testing.assert_close(colour_sums, expected.expand_as(colour_sums), atol=1e-5, rtol=0)
+    rgb = torch.tensor([0.9, 0.3, 0.6]).view(1, 3, 1, 1).expand(1, 3, 24, 24)
+    with torch.no_grad():
+        out = model.eval()(mosaic_rggb(rgb))
+    torch.testing.assert_close(out[..., 6:-6, 6:-6], rgb[..., 6:-6, 6:-6], atol=1e-5, rtol=0)
+
+
+def test_constrained_solve_meets_the_constraint_and_is_least_squares_otherwise():
+    torch.manual_seed(0)
+    eq = NormalEquations(1, 6, 2)
+    x, y = torch.randn(200, 6), torch.randn(200, 2)
+    eq.add(x, y, torch.zeros(200, dtype=torch.long))
+    c, d = torch.ones(1, 6), torch.tensor([[1.0, 0.0]])
+    w = eq.solve(0.0, constraints=(c, d))[0].T.double()                      # (6, 2)
+    torch.testing.assert_close((c.double() @ w), d.double(), atol=1e-6, rtol=0)
+    free = eq.solve(0.0)[0].T.double()
+    xd, yd = x.double(), y.double()
+    assert ((xd @ w - yd) ** 2).sum() >= ((xd @ free - yd) ** 2).sum()
+    for step in (torch.tensor([1.0, -1, 0, 0, 0, 0]), torch.tensor([0, 0, 2.0, -1, -1, 0])):  # feasible moves
+        moved = w + 1e-3 * step.double()[:, None]
+        assert ((xd @ moved - yd) ** 2).sum() > ((xd @ w - yd) ** 2).sum()
