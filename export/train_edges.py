@@ -159,20 +159,18 @@ DESCRIPTIONS = {
 def train_edges(args, argv) -> dict:
     """``imgadapt train edges/...``: train on scenes from ``--data`` (and ``--textures``), ship, evaluate."""
     from .ship import ship
-    from .train_cli import _command, _portable
+    from .train_cli import _command, _init_train, _portable
     from .train_net import train_network
 
     model = nets.create(args.name)
     plain = model.plain
-    init_train = None
     if args.init:  # fine-tuning: a further one-cycle schedule from a trained network of this architecture
         state = torch.load(args.init, weights_only=False)
         if state.get("arch") != args.name:
             raise SystemExit(f"--init: expected a checkpoint of {args.name}, "
                              f"got one of {state.get('arch')!r} ({args.init})")
         model.load_state_dict(state["state_dict"])
-        init_card = Path(args.init).with_suffix(".json")
-        init_train = json.loads(init_card.read_text()).get("train") if init_card.is_file() else None
+    init_train = _init_train(args.init)
     sources = load_sources(args.data) + (load_sources(args.textures) if args.textures else [])
     log.info("%s: %d parameters, receptive field %d px, %d fill images", args.name,
              sum(p.numel() for p in model.parameters()), model.receptive_field, len(sources))
