@@ -6,7 +6,7 @@ import torch
 
 from .data import mosaic_rggb, quantize, random_crops
 from .lsq import NormalEquations, patch_features
-from .nets.demosaic import MISSING, PafuLinearDemosaic, missing_targets, pack_mosaic
+from .nets.demosaic import KNOWN, MISSING, PafuLinearDemosaic, missing_targets, pack_mosaic
 from .train_linear import train_linear_pafu
 
 
@@ -33,10 +33,6 @@ def solve_plain_conv(conv: torch.nn.Conv2d, images, crops: int = 2000, size: int
     conv.weight.copy_(eq.solve(ridge).view(len(MISSING), 4, k, k))
 
 
-# packed channels R, G(0,1), G(1,0), B by colour
-_CHANNEL_COLOUR = (0, 1, 1, 2)
-
-
 def flat_colour_constraints(kernel_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(C, D)`` for :meth:`~export.lsq.NormalEquations.solve`: each kernel reproduces a flat field
     of any colour exactly. The weights a missing value of colour c puts on the samples of colour c
@@ -44,7 +40,7 @@ def flat_colour_constraints(kernel_size: int) -> tuple[torch.Tensor, torch.Tenso
     come out unchanged and neutral whatever kernel the selector picks there."""
     taps = kernel_size * kernel_size
     c = torch.zeros(3, 4 * taps, dtype=torch.float64)
-    for channel, colour in enumerate(_CHANNEL_COLOUR):
+    for channel, (colour, _) in enumerate(KNOWN):  # packed channel i holds KNOWN[i]
         c[colour, channel * taps:(channel + 1) * taps] = 1.0
     d = torch.zeros(3, len(MISSING), dtype=torch.float64)
     for out, (colour, _) in enumerate(MISSING):
