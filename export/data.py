@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -10,11 +11,15 @@ import torch
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
-def image_paths(folder: str | Path) -> list[Path]:
-    """The image files of a folder, sorted by name; at least one."""
-    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+def image_paths(folders: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The image files of a folder (or of several, one after another), sorted by name; at least one
+    in each folder."""
+    paths = []
+    for folder in [folders] if isinstance(folders, (str, Path)) else folders:
+        found = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+        paths += found
     return paths
 
 
@@ -25,8 +30,8 @@ def read_image(path: str | Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarra
     return img
 
 
-def load_folder(folder: str | Path, gray: bool = False) -> list[np.ndarray]:
-    """All images of a folder as float32 arrays in [0, 1]: ``HxWx3`` RGB, or ``HxW`` with ``gray``."""
+def load_folder(folder: str | Path | Sequence[str | Path], gray: bool = False) -> list[np.ndarray]:
+    """All images of a folder (or of several) as float32 arrays in [0, 1]: ``HxWx3`` RGB, or ``HxW`` with ``gray``."""
     images = []
     for path in image_paths(folder):
         img = read_image(path)

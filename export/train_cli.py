@@ -21,8 +21,11 @@ REPO = Path(__file__).resolve().parent.parent
 MOSAIC_INPUT = {"channels": 1, "pattern": "RGGB", "multiple": 2, "range": "0-1 float, 8-bit trained"}
 
 
-def _portable(path: str) -> str:
-    """A path as recorded in a card: relative to the checkout when inside it, else its last parts."""
+def _portable(path):
+    """A path as recorded in a card: relative to the checkout when inside it, else its last parts;
+    several folders (``--data A B``) as a list of such paths, one folder as a string."""
+    if isinstance(path, (list, tuple)):
+        return _portable(path[0]) if len(path) == 1 else [_portable(p) for p in path]
     p = Path(path).resolve()
     try:
         return str(p.relative_to(REPO))
@@ -391,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="imgadapt train", description=__doc__)
     parser.add_argument("name", choices=sorted(TRAINERS))
-    parser.add_argument("--data", required=True, help="folder of training images")
+    parser.add_argument("--data", required=True, nargs="+", help="folders of training images")
     parser.add_argument("--val", default=None, help="folder of validation images (metrics in the card); edges: "
                                                     "a scenes folder with images/ and gt/")
     parser.add_argument("--textures", default=None, help="edges: folder of textures, extra region fills of the scenes")
