@@ -14,9 +14,10 @@ opencv-ea          opencv-python       ``cv2.cvtColor`` Bayer edge-aware
 malvar2004         colour-demosaicing  Malvar, He & Cutler 2004 gradient-corrected linear
 menon2007          colour-demosaicing  Menon, Andriani & Calvagno 2007 DDFAPD (refined)
 libraw-ahd         rawpy (LibRaw)      AHD; also libraw-dcb, -dht, -aahd, -ppg
+demosaicnet        demosaicnet (torch) Gharbi et al. 2016 network, its released weights
 =================  ==================  ================================================
 
-colour-demosaicing, rawpy and tifffile are optional (``pip install "imgadapt[peers]"``) and are
+colour-demosaicing, rawpy, tifffile and demosaicnet are optional (``pip install "imgadapt[peers]"``) and are
 imported only when their peer runs; :func:`available_demosaic_peers` lists the peers whose
 packages are installed.
 """
@@ -277,6 +278,12 @@ def _libraw_peer(algorithm: str) -> Callable[[np.ndarray, str], np.ndarray]:
     return peer
 
 
+def _demosaicnet(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
+    from ._peer_demosaicnet import demosaicnet  # torch is imported only when this peer runs
+
+    return demosaicnet(mosaic_hw, pattern)
+
+
 # --------------------------------------------------------------------------------------------
 # Registry
 
@@ -334,6 +341,8 @@ DEMOSAIC_PEERS: dict[str, DemosaicPeer] = {
                      "LibRaw AAHD (modified AHD)"),
         DemosaicPeer("libraw-ppg", _libraw_peer("PPG"), "rawpy", _LIBRAW_MODULES, _BOTH,
                      "LibRaw patterned pixel grouping (PPG)"),
+        DemosaicPeer("demosaicnet", _demosaicnet, "demosaicnet", ("torch", "demosaicnet"), _BOTH,
+                     "Gharbi et al. 2016 deep demosaicking network, released Bayer weights (torch, CPU)"),
     )
 }
 

@@ -30,6 +30,7 @@ def test_registry_lists_the_peers_with_their_packages():
     assert sources["opencv-vng"] == "opencv-python"
     assert sources["menon2007"] == "colour-demosaicing"
     assert sources["libraw-ahd"] == "rawpy"
+    assert sources["demosaicnet"] == "demosaicnet"
     for name, peer in _peers.DEMOSAIC_PEERS.items():
         assert peer.name == name and set(peer.dtypes) <= {"uint8", "uint16"}
     assert {"opencv-bilinear", "opencv-vng", "opencv-ea"} <= set(AVAILABLE)
@@ -46,6 +47,12 @@ def test_missing_package_is_skipped_and_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "colour_demosaicing", None)
     with pytest.raises(ImportError, match=r"imgadapt\[peers\]"):
         _peers.malvar2004(np.zeros((8, 8), np.uint8))
+    monkeypatch.setitem(sys.modules, "demosaicnet", None)
+    monkeypatch.setitem(sys.modules, "demosaicnet.modules", None)
+    monkeypatch.setattr("imgadapt._peer_demosaicnet._NETWORK", [])
+    assert not _peers.DEMOSAIC_PEERS["demosaicnet"].available()
+    with pytest.raises(ImportError, match=r"imgadapt\[peers\]"):
+        _peers.DEMOSAIC_PEERS["demosaicnet"](np.zeros((8, 8), np.uint8))
 
 
 @pytest.mark.parametrize("pattern", _bayer.PATTERNS)
