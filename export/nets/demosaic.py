@@ -32,7 +32,7 @@ _ASSEMBLE = _site_weight(KNOWN + MISSING)
 
 def pack_mosaic(mosaic: torch.Tensor) -> torch.Tensor:
     """RGGB mosaic ``(N, 1, H, W)`` to the packed ``(N, 4, H/2, W/2)``: R, G(0,1), G(1,0), B."""
-    return F.conv2d(mosaic, _PACK.to(mosaic.dtype), stride=2)
+    return F.conv2d(mosaic, _PACK.to(mosaic.device, mosaic.dtype), stride=2)
 
 
 def missing_targets(rgb: torch.Tensor) -> torch.Tensor:
@@ -43,7 +43,7 @@ def missing_targets(rgb: torch.Tensor) -> torch.Tensor:
 
 def assemble(packed: torch.Tensor, missing: torch.Tensor) -> torch.Tensor:
     """Packed mosaic ``(N, 4, h, w)`` and its 8 missing values to RGB ``(N, 3, 2h, 2w)``."""
-    return F.conv_transpose2d(torch.cat([packed, missing], 1), _ASSEMBLE.to(packed.dtype), stride=2)
+    return F.conv_transpose2d(torch.cat([packed, missing], 1), _ASSEMBLE.to(packed.device, packed.dtype), stride=2)
 
 
 class StructureFeatures(nn.Module):

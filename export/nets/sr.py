@@ -13,18 +13,15 @@ from ..layers.pafu import PAFU
 from .demosaic import StructureFeatures
 
 
-def _shuffle_weight(scale: int) -> torch.Tensor:
-    w = torch.zeros(scale * scale, 1, scale, scale)
-    for i in range(scale):
-        for j in range(scale):
-            w[i * scale + j, 0, i, j] = 1.0
-    return w
+def _shuffle_weight(scale: int, like: torch.Tensor) -> torch.Tensor:
+    """One-hot kernels putting channel ``i * scale + j`` at sub-pixel ``(i, j)``, on ``like``'s device."""
+    return torch.eye(scale * scale, device=like.device, dtype=like.dtype).reshape(scale * scale, 1, scale, scale)
 
 
 def depth_to_space(x: torch.Tensor, scale: int) -> torch.Tensor:
     """``(N, s*s, h, w) -> (N, 1, s*h, s*w)`` as ``pixel_shuffle``, written as a strided transposed
     convolution with a one-hot kernel: exact, and faster than DepthToSpace on onnxruntime."""
-    return F.conv_transpose2d(x, _shuffle_weight(scale).to(x.dtype), stride=scale)
+    return F.conv_transpose2d(x, _shuffle_weight(scale, x), stride=scale)
 
 
 class PafuLinearSR(nn.Module):
