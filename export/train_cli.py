@@ -33,13 +33,17 @@ def _portable(path):
         return "/".join(p.parts[-2:])
 
 
+_UNRECORDED = ("--out", "--runs", "--minutes", "--device")
+
+
 def _command(argv: list[str]) -> str:
-    """The command as recorded in a card: paths made portable, where the files went (``--out``,
-    ``--runs``) left out since it does not change the model."""
+    """The command as recorded in a card: paths made portable; where the files went and how the run
+    was scheduled (``--out``, ``--runs``, ``--minutes``, ``--device``) left out since they do not
+    change the model."""
     words, skip = [], False
     for a in argv:
-        if skip or a in ("--out", "--runs") or a.startswith(("--out=", "--runs=")):
-            skip = a in ("--out", "--runs")
+        if skip or a in _UNRECORDED or a.startswith(tuple(o + "=" for o in _UNRECORDED)):
+            skip = a in _UNRECORDED
             continue
         words.append(_portable(a) if Path(a).exists() else a)
     return "imgadapt train " + shlex.join(words)
@@ -155,7 +159,7 @@ def train_sr_net(args, argv) -> dict:
     summary = train_network(model, images, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                             balance=args.balance or None, fixed_pafu=[] if plain else [model.skip.pafu], pad=args.pad,
                             batch_fn=sr_batches(images, args.batch, size, s, args.pad, scales),
-                            checkpoint=Path(args.runs) / args.name / "checkpoint.pt")
+                            checkpoint=Path(args.runs) / args.name / "checkpoint.pt", **_run_options(args))
     summary.update(patch=size, scales=list(scales), pad_low_res=args.pad)
     for key in ("jitter", "exposure", "pad"):
         summary.pop(key, None)
@@ -256,6 +260,27 @@ def attach_demosaic_metrics(card: dict, out_dir: Path, val: str) -> dict:
     return card
 
 
+def _device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError("--device cuda: torch sees no CUDA device")
+    return name
+
+
+def _run_options(args) -> dict:
+    """How a network trains, beyond what it learns: device, time budget and loss."""
+    from .train_net import l1_loss
+
+    deadline = time.monotonic() + 60 * args.minutes if args.minutes else None
+    options = {"device": _device(args.device), "deadline": deadline}
+    if args.loss == "l1":
+        options["loss_fn"] = l1_loss
+    elif args.loss == "mse":
+        options["balance"] = None
+    return options
+
+
 def _init_train(init: str | None) -> dict | None:
     """The training record of the checkpoint a network started from (its card next to it), so the
     card still says how that start was made once the file at that path is replaced."""
@@ -301,7 +326,9 @@ def train_demosaic_net(args, argv) -> dict:
              model.receptive_field)
     summary = train_network(model, images, steps=args.steps, batch=args.batch, patch=args.patch,
                             lr=args.lr, seed=args.seed, noise=noise, scales=args.scales, balance=args.balance or None,
-                            pad=args.pad, kernel_lr_scale=args.kernel_lr_scale, checkpoint=run_dir / "checkpoint.pt")
+                            pad=args.pad, kernel_lr_scale=args.kernel_lr_scale, checkpoint=run_dir / "checkpoint.pt",
+                            fixed_pafu=not args.train_pafu, **_run_options(args))
+    summary.update(loss=args.loss, pafu="trained end to end" if args.train_pafu and not plain else "fixed")
     from .optimize import calibration_crops, shrink_if_harmless
     from .train_net import make_batch
 
@@ -388,6 +415,17 @@ TRAINERS = {"demosaic/pafu-linear": train_demosaic_linear, "demosaic/pafu-net": 
             **{f"sr/pafu-espcn{v}-x{s}": train_sr_net for s in (2, 3, 4) for v in ("", "-plain")},
             **{f"edges/{a}{v}": train_edges_net for a in ("gd-col", "gd-col-lite", "gd-pafu") for v in ("", "-plain")}}
 DEFAULT_SCALES = (1.0, 0.7, 0.5, 0.35, 0.25)
+EXIT_RESUMABLE = 75  # EX_TEMPFAIL: stopped at --minutes; rerun the same command to continue
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected minutes > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected minutes > 0, got {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -437,12 +475,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pad", type=int, default=16,
                         help="networks: mirrored context around each crop, even (the loss skips it)")
     parser.add_argument("--runs", default=str(REPO / "runs"), help="networks: folder for resumable checkpoints")
+    parser.add_argument("--minutes", type=_minutes, default=None,
+                        help="networks: stop after this many minutes with the run checkpointed (exit status 75); "
+                             "the same command resumes it")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="networks: where to train (default: CUDA when torch sees it, else the CPU)")
+    parser.add_argument("--loss", choices=("psnr", "mse", "l1"), default="psnr",
+                        help="networks: mean per-crop PSNR (with --balance, default), plain MSE, or L1")
+    parser.add_argument("--train-pafu", action="store_true",
+                        help="demosaicking networks: train the input PAFU end to end (straight-through Gumbel "
+                             "selection, decorrelation loss) instead of keeping it as initialised")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    card = TRAINERS[args.name](args, argv)
+    from .train_net import TimeBudgetReached
+
+    try:
+        card = TRAINERS[args.name](args, argv)
+    except TimeBudgetReached as stop:
+        log.info("%s", stop)
+        return EXIT_RESUMABLE
     print(json.dumps({k: card[k] for k in ("name", "params", "onnx_sha256")}, indent=2))
     return 0
 

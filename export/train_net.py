@@ -38,10 +38,33 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
     return F.pad(x, (pad, pad, pad, pad), mode="reflect")
 
 
+class TimeBudgetReached(Exception):
+    """Training stopped at its time budget; the checkpoint holds ``step`` steps and a rerun resumes."""
+
+    def __init__(self, step: int, steps: int, checkpoint):
+        super().__init__(f"time budget reached at step {step} of {steps}; checkpoint {checkpoint} "
+                         "holds the run: rerun the same command to continue")
+        self.step, self.steps, self.checkpoint = step, steps, checkpoint
+
+
+def l1_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return (output - target).abs().mean()
+
+
 def _set_layout(model: torch.nn.Module, layout: torch.memory_format) -> None:
     for m in model.modules():
         if isinstance(m, torch.nn.Conv2d):
             m.to(memory_format=layout)
+
+
+def _save(checkpoint, model, opt, sched, step: int, history: list) -> None:
+    """Write the run atomically: a run killed while saving keeps its previous checkpoint."""
+    path = Path(checkpoint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                "step": step, "history": history}, partial)
+    partial.replace(path)
 
 
 def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16, patch: int = 96,
@@ -49,7 +72,8 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
                   kernel_lr_scale: float = 0.0, weight_decay: float = 1e-4, pad: int | None = None,
                   jitter: float = 0.05, exposure=(1.0, 1.0), scales=(1.0, 0.7, 0.5, 0.35, 0.25),
                   balance: float | None = 5e-6, checkpoint: Path | None = None, log_every: int = 50,
-                  fixed_pafu: bool = True, batch_fn=None, loss_fn=None) -> dict:
+                  fixed_pafu: bool = True, batch_fn=None, loss_fn=None, deadline: float | None = None,
+                  device: str | torch.device = "cpu") -> dict:
     """AdamW with a one-cycle schedule on the error of the output.
 
     Batches are demosaicking crops (:func:`make_batch`) unless ``batch_fn(rng)`` gives
@@ -68,12 +92,15 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     network trains in channels-last layout (twice as fast for the envelopes' depthwise
     convolutions on a CPU). Without ``fixed_pafu``, PAFUs train whole: straight-through
     Gumbel-softmax selection and the decorrelation penalty. A checkpoint is written every
-    ``log_every`` steps and training resumes from it.
+    ``log_every`` steps and training resumes from it. Batches are made on the CPU and trained on
+    ``device``. Past ``deadline`` (a ``time.monotonic()`` value) the checkpoint is written and
+    :class:`TimeBudgetReached` raised: the same call resumes where it stopped.
     """
     if pad is None:  # mirror as far as the network reaches, as the runtime does
         pad = -(-(model.receptive_field // 2 + 1) // 2) * 2
     if pad % 2:
         raise ValueError(f"pad must be even to keep the Bayer phase, got {pad}")
+    model.to(device)
     _set_layout(model, torch.channels_last)
     pafus = [m for m in model.modules() if isinstance(m, PAFU)]
     fixed = pafus if fixed_pafu is True else list(fixed_pafu or [])
@@ -95,7 +122,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
                                                 pct_start=0.05)
     start_step, history = 0, []
     if checkpoint is not None and Path(checkpoint).is_file():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
@@ -112,6 +139,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
             margin = pad
         else:
             mos, rgb, margin = batch_fn(rng)
+        mos, rgb = mos.to(device), rgb.to(device)
         out = model(mos.contiguous(memory_format=torch.channels_last))
         h, w = rgb.shape[-2:]
         if loss_fn is None:
@@ -141,9 +169,13 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
             history.append(entry)
             running = 0.0
             if checkpoint is not None:
-                Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
-                torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                            "step": step + 1, "history": history}, checkpoint)
+                _save(checkpoint, model, opt, sched, step + 1, history)
+        if deadline is not None and time.monotonic() > deadline and step + 1 < steps:
+            if checkpoint is None:
+                raise ValueError("a time budget needs a checkpoint to resume from")
+            _save(checkpoint, model, opt, sched, step + 1, history)
+            raise TimeBudgetReached(step + 1, steps, checkpoint)
+    model.to("cpu")
     _set_layout(model, torch.contiguous_format)
     return {"steps": steps, "batch": batch, "patch": patch, "pad": pad, "lr": lr, "balance": balance,
             "kernel_lr_scale": kernel_lr_scale,

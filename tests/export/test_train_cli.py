@@ -77,3 +77,53 @@ def test_recorded_command_leaves_out_where_files_went(tmp_path):
     command = train_cli._command(["sr/pafu-linear-x2", "--data", str(tmp_path / "data"), "--out", str(tmp_path),
                                   "--seed", "0", f"--runs={tmp_path}", "--threads", "1"])
     assert command == f"imgadapt train sr/pafu-linear-x2 --data {tmp_path.name}/data --seed 0 --threads 1"
+
+
+def test_time_budget_stops_with_a_checkpoint_and_the_same_command_resumes(tmp_path, data):
+    out, runs = tmp_path / "models", tmp_path / "runs"
+    command = ["demosaic/pafu-net-plain", "--data", str(data), "--out", str(out), "--runs", str(runs),
+               "--steps", "3", "--batch", "1", "--patch", "16", "--pad", "4", "--threads", "1",
+               "--features", "4", "--blocks", "1", "--device", "cpu"]
+    assert train_cli.main([*command, "--minutes", "1e-9"]) == train_cli.EXIT_RESUMABLE
+    state = torch.load(runs / "demosaic" / "pafu-net-plain" / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 1 and not (out / "demosaic" / "pafu-net-plain.onnx").exists()
+    assert train_cli.main(command) == 0
+    card = json.loads((out / "demosaic" / "pafu-net-plain.json").read_text())
+    assert card["train"]["steps"] == 3 and "--minutes" not in card["train"]["command"]
+
+
+def test_pafu_trains_end_to_end_on_several_folders_with_l1(tmp_path, data):
+    import shutil
+
+    second = tmp_path / "more"
+    shutil.copytree(data, second)
+    out = tmp_path / "models"
+    torch.manual_seed(0)
+    assert train_cli.main(["demosaic/pafu-net", "--data", str(data), str(second), "--out", str(out),
+                           "--runs", str(tmp_path / "runs"), "--steps", "2", "--batch", "2", "--patch", "16",
+                           "--pad", "4", "--threads", "1", "--features", "4", "--blocks", "1", "--lr", "1e-2",
+                           "--kernel-sizes", "3x3", "--train-pafu", "--loss", "l1"]) == 0
+    card = json.loads((out / "demosaic" / "pafu-net.json").read_text())
+    assert card["train"]["data"] == [f"{data.parent.name}/data", f"{data.parent.name}/more"]
+    assert card["train"]["pafu"] == "trained end to end" and card["train"]["loss"] == "l1"
+    assert "loss" in card["train"]["history"][-1]
+
+
+def test_pafu_selector_learns_only_when_asked(data):
+    from export import nets
+    from export.data import load_folder
+    from export.train_net import train_network
+
+    images = load_folder(data)
+    for fixed in (True, False):
+        torch.manual_seed(0)
+        model = nets.create("demosaic/pafu-net-tiny")
+        before = [p.detach().clone() for p in model.input.selector.parameters()]
+        train_network(model, images, steps=2, batch=2, patch=16, pad=4, lr=1e-2, fixed_pafu=fixed)
+        moved = any(not torch.equal(b, p) for b, p in zip(before, model.input.selector.parameters()))
+        assert moved is not fixed
+
+
+def test_recorded_command_leaves_out_scheduling(tmp_path):
+    command = train_cli._command(["demosaic/pafu-net", "--minutes", "30", "--device=cuda", "--seed", "0"])
+    assert command == "imgadapt train demosaic/pafu-net --seed 0"
