@@ -297,7 +297,10 @@ def train_demosaic_net(args, argv) -> dict:
     if args.init:
         state = torch.load(args.init, weights_only=False)
         config = dict(state["config"]) if state["arch"] == arch else {"kernel_sizes": state["config"]["kernel_sizes"]}
-    body = {k: v for k, v in (("features", args.features), ("blocks", args.blocks)) if v is not None}
+    body = {k: v for k, v in (("features", args.features), ("blocks", args.blocks),
+                              ("plain_body", args.plain_body or None),
+                              ("kernel_sizes", list(args.kernel_sizes) if args.kernel_sizes else None))
+            if v is not None}
     if state is not None and state["arch"] == arch and any(config.get(k) != v for k, v in body.items()):
         raise SystemExit(f"--features/--blocks: fine-tuning keeps the body of {args.init} "
                          f"(features {config.get('features')}, blocks {config.get('blocks')}), got {body}")
@@ -335,10 +338,12 @@ def train_demosaic_net(args, argv) -> dict:
     calib = calibration_crops(lambda rng: (*make_batch(images, 16, args.patch, rng, noise, args.pad,
                                                        scales=args.scales), args.pad), args.seed)
     exported, shrink = shrink_if_harmless(model, *calib)
-    layers = [] if plain else ["pafu", "envelope"]
+    layers = [] if plain else ["pafu"] if model.plain_body else ["pafu", "envelope"]
     card = {
         "name": args.name, "arch": arch, "task": "demosaic", "kind": "nonlinear", "layers": layers,
         "description": ("Plain-convolution ablation of pafu-net." if plain else
+                        "PAFU input layer (linear estimate plus features) and a residual body of plain 3x3 "
+                        "convolutions on the packed RGGB mosaic" if model.plain_body else
                         "PAFU input layer (linear estimate plus features) and a residual body of Gaussian-"
                         "envelope (disentangled) 3x3 convolutions on the packed RGGB mosaic")
                        + (" Trained on mosaics with heteroscedastic noise (joint denoising)." if noise else ""),
@@ -482,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="networks: where to train (default: CUDA when torch sees it, else the CPU)")
     parser.add_argument("--loss", choices=("psnr", "mse", "l1"), default="psnr",
                         help="networks: mean per-crop PSNR (with --balance, default), plain MSE, or L1")
+    parser.add_argument("--plain-body", action="store_true",
+                        help="demosaicking networks: plain 3x3 convolutions in the residual body (no envelopes)")
     parser.add_argument("--train-pafu", action="store_true",
                         help="demosaicking networks: train the input PAFU end to end (straight-through Gumbel "
                              "selection, decorrelation loss) instead of keeping it as initialised")

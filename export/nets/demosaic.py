@@ -163,7 +163,9 @@ class PafuNetDemosaic(nn.Module):
     and that estimate into ``features`` maps, a residual body whose 3x3 convolutions sit behind
     learned Gaussian envelopes refines them, and a 3x3 head adds a correction to the estimate.
     ``plain=True`` builds the ablation: the same network with a plain convolution in place of the
-    PAFU and plain 3x3 convolutions in place of the disentangled ones. With ``denoise=True`` the
+    PAFU and plain 3x3 convolutions in place of the disentangled ones; ``plain_body=True`` keeps the
+    PAFU and makes only the body plain (its ablation is then ``plain=True`` at equal multiply-adds
+    but for the selector). With ``denoise=True`` the
     head also corrects the 4 measured values of every block, which otherwise pass through
     unchanged (exact on clean data, but they carry the sensor noise of a noisy mosaic).
 
@@ -174,9 +176,10 @@ class PafuNetDemosaic(nn.Module):
     def __init__(self, kernel_sizes: Sequence[int] = (3,) * 9 + (5,) * 8, features: int = 24, blocks: int = 4,
                  radius: int = 2, selector_channels: int = 16, selector_depth: int = 2,
                  structure_sigmas: Sequence[float] = (1.5,), with_mosaic: bool = False, plain: bool = False,
-                 init_sigma: float = 1.0, denoise: bool = False):
+                 init_sigma: float = 1.0, denoise: bool = False, plain_body: bool = False):
         super().__init__()
         self.plain = plain
+        self.plain_body = plain or plain_body
         self.denoise = denoise
         if plain:
             k = max(kernel_sizes)
@@ -186,7 +189,7 @@ class PafuNetDemosaic(nn.Module):
             self.input = PAFU(4, len(MISSING), kernel_sizes, selector_channels=selector_channels,
                               selector_depth=selector_depth, selector_in_channels=self.features.channels)
         self.embed = nn.Conv2d(4 + len(MISSING), features, 3, padding=1)
-        self.body = nn.Sequential(*[_Block(features, radius, plain, init_sigma) for _ in range(blocks)])
+        self.body = nn.Sequential(*[_Block(features, radius, self.plain_body, init_sigma) for _ in range(blocks)])
         self.head = nn.Conv2d(features, len(MISSING) + (len(KNOWN) if denoise else 0), 3, padding=1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)

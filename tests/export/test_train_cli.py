@@ -102,8 +102,10 @@ def test_pafu_trains_end_to_end_on_several_folders_with_l1(tmp_path, data):
     assert train_cli.main(["demosaic/pafu-net", "--data", str(data), str(second), "--out", str(out),
                            "--runs", str(tmp_path / "runs"), "--steps", "2", "--batch", "2", "--patch", "16",
                            "--pad", "4", "--threads", "1", "--features", "4", "--blocks", "1", "--lr", "1e-2",
-                           "--kernel-sizes", "3x3", "--train-pafu", "--loss", "l1"]) == 0
+                           "--kernel-sizes", "3x3", "--train-pafu", "--loss", "l1", "--plain-body"]) == 0
     card = json.loads((out / "demosaic" / "pafu-net.json").read_text())
+    assert card["layers"] == ["pafu"]
+    assert torch.load(out / "demosaic" / "pafu-net.pt", weights_only=False)["config"]["kernel_sizes"] == [3, 3, 3]
     assert card["train"]["data"] == [f"{data.parent.name}/data", f"{data.parent.name}/more"]
     assert card["train"]["pafu"] == "trained end to end" and card["train"]["loss"] == "l1"
     assert "loss" in card["train"]["history"][-1]
