@@ -16,6 +16,64 @@ XYZ_FROM_SRGB = np.array([[0.412453, 0.357580, 0.180423],
                           [0.212671, 0.715160, 0.072169],
                           [0.019334, 0.119193, 0.950227]])
 
+# White-balance multipliers further apart than this are a broken record or a typo, not a light
+# source: daylight to tungsten moves the R/B ratio by about 3, and no camera's needs 1000.
+MAX_WB_RATIO = 1e3
+# A camera colour matrix this ill-conditioned amplifies noise and rounding without bound; the
+# matrices of real cameras (camera RGB -> sRGB) have condition numbers of about 2 to 5.
+MAX_MATRIX_CONDITION = 1e3
+
+
+def _numbers(values) -> str:
+    """``(a, b, c)`` with each number in ``%g`` form (the values as they arrived, shortened)."""
+    try:
+        return "(" + ", ".join(f"{float(v):g}" for v in np.ravel(np.asarray(values, dtype=np.float64))) + ")"
+    except (TypeError, ValueError):
+        return repr(values)
+
+
+def check_multipliers(values, what: str = "wb") -> np.ndarray:
+    """White-balance multipliers (R, G, B) as float64, or an ``InputValueError`` saying why not.
+
+    They must be 3 finite, positive numbers within a factor of :data:`MAX_WB_RATIO` of each other
+    (only their ratios matter; anything further apart whitens or blackens whole channels).
+
+    Example:
+        >>> check_multipliers((2.0, 1.0, 1.5)).tolist()
+        [2.0, 1.0, 1.5]
+    """
+    try:
+        v = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        v = np.empty(0)
+    expected = (f"expected 3 positive multipliers (R, G, B), finite and within a factor of {MAX_WB_RATIO:g} "
+                "of each other")
+    if v.shape != (3,) or not np.isfinite(v).all() or v.min() <= 0:
+        raise InputValueError(f"{what}: {expected}, got {_numbers(values) if v.size else repr(values)}")
+    ratio = v.max() / v.min()
+    if not ratio <= MAX_WB_RATIO:  # also catches an overflowing ratio (inf)
+        raise InputValueError(f"{what}: {expected}, got {_numbers(v)} (largest / smallest = {ratio:.3g})")
+    return v
+
+
+def check_matrix(matrix, what: str = "camera_to_srgb") -> np.ndarray:
+    """A camera colour matrix as a float64 3x3, or an ``InputValueError`` saying why it cannot be
+    used: it must be finite and invertible with a condition number up to :data:`MAX_MATRIX_CONDITION`
+    (an all-zero, singular or nearly singular matrix turns images black or into noise)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    expected = f"expected a finite, invertible 3x3 matrix (condition number up to {MAX_MATRIX_CONDITION:g})"
+    if m.shape != (3, 3):
+        raise InputValueError(f"{what}: {expected}, got shape {m.shape}")
+    if not np.isfinite(m).all():
+        raise InputValueError(f"{what}: {expected}, got one holding NaN or inf: {_numbers(m)}")
+    if not m.any():
+        raise InputValueError(f"{what}: {expected}, got all zeros")
+    cond = np.linalg.cond(m)
+    if not cond <= MAX_MATRIX_CONDITION:
+        kind = "a singular" if not np.isfinite(cond) or cond > 1e12 else "an ill-conditioned"
+        raise InputValueError(f"{what}: {expected}, got {kind} one (condition number {cond:.3g}): {_numbers(m)}")
+    return m
+
 
 def camera_to_srgb(xyz_to_camera) -> np.ndarray:
     """The 3x3 camera RGB -> linear sRGB matrix for a camera's XYZ -> camera matrix, as dcraw does.
@@ -27,6 +85,10 @@ def camera_to_srgb(xyz_to_camera) -> np.ndarray:
         xyz_to_camera: 3x3 (rows R, G, B of the camera), e.g. LibRaw's ``rgb_xyz_matrix[:3]`` or a
             DNG ``ColorMatrix1``.
 
+    Raises:
+        InputValueError: the matrix is not finite, all zeros, singular or ill-conditioned (see
+            :func:`check_matrix`), or maps sRGB white to 0.
+
     Example:
         >>> import numpy as np
         >>> m = camera_to_srgb(np.linalg.inv(XYZ_FROM_SRGB))   # a camera that sees sRGB
@@ -34,13 +96,14 @@ def camera_to_srgb(xyz_to_camera) -> np.ndarray:
         True
     """
     m = np.asarray(xyz_to_camera, dtype=np.float64)
-    if m.shape != (3, 3) or not np.isfinite(m).all():
+    if m.shape != (3, 3):
         raise InputShapeError(f"xyz_to_camera: expected a finite 3x3 matrix, got shape {m.shape}")
+    m = check_matrix(m, "xyz_to_camera")
     cam_rgb = m @ XYZ_FROM_SRGB
     sums = cam_rgb.sum(axis=1, keepdims=True)
-    if np.any(np.abs(sums) < 1e-9):
+    if np.any(np.abs(sums) <= 1e-9 * np.abs(cam_rgb).sum(axis=1, keepdims=True)):
         raise InputValueError("xyz_to_camera: a row maps sRGB white to 0; the matrix is not a camera's")
-    return np.linalg.pinv(cam_rgb / sums)
+    return check_matrix(np.linalg.inv(cam_rgb / sums), "xyz_to_camera (as camera RGB -> sRGB)")
 
 
 def apply_matrix(bgr: np.ndarray, matrix_rgb: np.ndarray) -> np.ndarray:
@@ -54,7 +117,7 @@ def srgb_encode(linear: np.ndarray) -> np.ndarray:
 
     Example:
         >>> import numpy as np
-        >>> srgb_encode(np.array([0.0, 0.0031308, 0.18, 1.0], np.float32)).round(4).tolist()
+        >>> srgb_encode(np.array([0.0, 0.0031308, 0.18, 1.0], np.float32)).astype(np.float64).round(4).tolist()
         [0.0, 0.0404, 0.4614, 1.0]
     """
     x = np.ascontiguousarray(linear, dtype=np.float32)

@@ -390,6 +390,30 @@ class RayConverter:
         return convert_file(job, self.model, self.settings)
 
 
+def _ray_reason(exc: BaseException) -> str:
+    """A Ray error in one line: its type and the first line of its message (Ray's out-of-memory
+    report runs to dozens of lines)."""
+    lines = str(exc).strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    if len(first) > 300:
+        first = first[:297] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _kill_actor(ray, actor) -> None:
+    try:
+        ray.kill(actor)
+    except Exception:  # noqa: BLE001 - an actor that is gone already, or a cluster that is; nothing to stop
+        log.debug("could not kill a Ray actor", exc_info=True)
+
+
+def _init_failed(ray, exc: BaseException) -> bool:
+    """Whether an actor's constructor raised (the model cannot load: the same on every actor),
+    rather than the actor being killed or lost (out of memory, a crash, a node gone)."""
+    return (isinstance(exc, ray.exceptions.RayTaskError)
+            or (isinstance(exc, ray.exceptions.RayActorError) and bool(getattr(exc, "actor_init_failed", False))))
+
+
 def run_ray(jobs: list[Job], settings: Settings, workers: int | None, on_result: Callable[[Result], None],
             address: str | None = None, timeout: float | None = None) -> None:
     """Convert on Ray actors, each holding one onnxruntime session and one file at a time.
@@ -397,6 +421,15 @@ def run_ray(jobs: list[Job], settings: Settings, workers: int | None, on_result:
     Uses the running Ray instance if this process has one, else connects to ``address`` (or
     ``RAY_ADDRESS``, or starts a local instance) and shuts it down at the end. Input and output
     paths must be on storage every node sees.
+
+    Any Ray error on one file (its actor died or was killed by Ray's memory monitor, its worker
+    crashed, its task was cancelled or raised) stops that actor and retries the file once on a fresh
+    one; a second error fails the file with the reason, and the batch goes on. An actor lost before
+    taking work is replaced, up to 3 times in a row; a file over ``timeout`` fails without a retry.
+    Should the cluster itself fail, every file not finished fails with the reason.
+
+    Raises:
+        WorkerError: an actor cannot load the model, or no actor survives its start.
     """
     if not jobs:
         return
@@ -404,7 +437,9 @@ def run_ray(jobs: list[Job], settings: Settings, workers: int | None, on_result:
     started = not ray.is_initialized()
     if started:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    actors: list = []
+    actors: list = []  # live actors
+    pending: dict = {}  # object ref -> (actor, job or None for a ready() call, start time)
+    queue = deque(jobs)
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         most = max(1, cpus // settings.threads)
@@ -413,48 +448,94 @@ def run_ray(jobs: list[Job], settings: Settings, workers: int | None, on_result:
                         settings.threads, workers)
         n = min(workers or most, most, len(jobs))
         actor_class = ray.remote(num_cpus=settings.threads, max_restarts=0)(RayConverter)
-        actors = [actor_class.remote(settings) for _ in range(n)]
-        try:
-            ray.get([a.ready.remote() for a in actors])
-        except ray.exceptions.RayError as exc:
-            raise WorkerError(f"a Ray actor could not load model {settings.model!r}: {exc}") from None
-        queue = deque(jobs)
-        pending: dict = {}  # object ref -> (actor, job, start time)
+
+        def start_actor(check: bool):
+            actor = actor_class.remote(settings)
+            actors.append(actor)
+            if check:
+                pending[actor.ready.remote()] = (actor, None, None)
+            return actor
+
+        def drop(actor) -> None:
+            actors.remove(actor)
+            _kill_actor(ray, actor)
 
         def submit(actor) -> None:
             job = queue.popleft()
             pending[actor.convert.remote(job)] = (actor, job, time.monotonic())
 
-        def replace_actor(actor):
-            ray.kill(actor)
-            actors.remove(actor)
-            actors.append(actor_class.remote(settings))
-            return actors[-1]
-
-        for actor in actors:
-            if queue:
-                submit(actor)
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1,
-                               timeout=_wait_for([t for _, _, t in pending.values()], timeout))
-            if not done:  # a file reached the time limit
-                ref = min(pending, key=lambda r: pending[r][2])
-                actor, job, _ = pending.pop(ref)
-                result, actor = _overdue(job, timeout), replace_actor(actor)
-            else:
+        retried: set[int] = set()
+        startup_losses = 0
+        try:
+            for _ in range(n):
+                start_actor(check=True)
+            while pending:
+                busy = [t for _, job, t in pending.values() if job is not None]
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=_wait_for(busy, timeout))
+                if not done:  # a file reached the time limit
+                    ref = min((r for r in pending if pending[r][1] is not None), key=lambda r: pending[r][2])
+                    actor, job, _ = pending.pop(ref)
+                    drop(actor)
+                    on_result(_overdue(job, timeout))
+                    if queue:
+                        submit(start_actor(check=False))
+                    continue
                 actor, job, _ = pending.pop(done[0])
                 try:
-                    result = ray.get(done[0])
-                except ray.exceptions.RayActorError as exc:
-                    result = _died(job, f"the Ray actor died ({type(exc).__name__})")
-                    actor = replace_actor(actor)
-                except ray.exceptions.RayTaskError as exc:
-                    result = Result(job.index, job.src, job.dst, "failed", f"internal error: {exc.cause!r}")
-            on_result(result)
-            if queue:
-                submit(actor)
+                    value = ray.get(done[0])
+                except ray.exceptions.RayError as exc:
+                    reason = _ray_reason(exc)
+                    if job is None:  # the actor's start
+                        if _init_failed(ray, exc):
+                            raise WorkerError(f"a Ray actor could not load model {settings.model!r}: "
+                                              f"{reason}") from None
+                        startup_losses += 1
+                        drop(actor)
+                        if startup_losses < 3:
+                            log.warning("a Ray actor was lost while starting (%s); starting another", reason)
+                            start_actor(check=True)
+                        elif not actors:
+                            raise WorkerError(f"Ray actors were lost before taking any work, {startup_losses} times "
+                                              f"in a row; the last: {reason}") from None
+                        else:
+                            log.warning("a Ray actor was lost while starting (%s); going on with %d", reason,
+                                        len(actors))
+                        continue
+                    drop(actor)
+                    actor = None
+                    if job.index not in retried:
+                        retried.add(job.index)
+                        queue.appendleft(job)
+                        log.warning("%s: its Ray actor was lost (%s); retrying it on a fresh actor", job.src, reason)
+                    elif isinstance(exc, ray.exceptions.RayTaskError):
+                        on_result(Result(job.index, job.src, job.dst, "failed",
+                                         f"internal error: {exc.cause!r} (also when retried on a fresh Ray actor)"))
+                    else:
+                        on_result(Result(job.index, job.src, job.dst, "failed",
+                                         f"its Ray actor was lost twice, the second time a fresh one ({reason}); "
+                                         "its output was not written"))
+                    if queue:
+                        actor = start_actor(check=False)
+                else:
+                    if job is None:
+                        startup_losses = 0
+                    else:
+                        on_result(value)
+                if actor is not None and queue:
+                    submit(actor)
+        except ray.exceptions.RayError as exc:  # the cluster itself (ray.wait, starting an actor)
+            reason = _ray_reason(exc)
+            log.error("the Ray cluster failed (%s); the files not finished fail", reason)
+            unfinished = [job for _, job, _ in pending.values() if job is not None] + list(queue)
+            pending.clear()
+            queue.clear()
+            for job in sorted(unfinished, key=lambda j: j.index):
+                on_result(Result(job.index, job.src, job.dst, "failed",
+                                 f"not converted: the Ray cluster failed ({reason})"))
+        for job in queue:  # not expected: every lost actor with work left is replaced
+            on_result(Result(job.index, job.src, job.dst, "failed", "not converted: no Ray actor was left to take it"))
     finally:
         for actor in actors:
-            ray.kill(actor)
+            _kill_actor(ray, actor)
         if started:
             ray.shutdown()

@@ -302,15 +302,24 @@ def _cmd_convert(args) -> int:
 
 
 def _wb_arg(text: str):
+    """``--wb``: camera, daylight, none, or multipliers R,G,B: finite, positive and within a factor
+    of 1000 of each other (:func:`imgadapt._colour.check_multipliers`)."""
+    from ._colour import check_multipliers
+    from ._errors import InputValueError
+
     if text.lower() in ("camera", "daylight", "none"):
         return text.lower()
+    expected = "expected camera, daylight, none or three positive multipliers R,G,B"
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
-        values = ()
-    if len(values) != 3 or not all(0 < v < float("inf") for v in values):
-        raise argparse.ArgumentTypeError(f"expected camera, daylight, none or three positive multipliers R,G,B, "
-                                         f"got {text!r}")
+        raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
+    try:
+        check_multipliers(values, "--wb")
+    except InputValueError as exc:
+        _, ratio, rest = str(exc).partition(" (largest / smallest")
+        raise argparse.ArgumentTypeError(f"{expected}, finite and within a factor of 1000 of each other, got "
+                                         f"{text!r}{ratio + rest if ratio else ''}") from None
     return values
 
 

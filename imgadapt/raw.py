@@ -7,8 +7,9 @@ BGR image:
 
 1. black level subtracted per CFA site, then scaled by the white level to float32 [0, 1];
 2. white balance (``camera``, ``daylight``, ``none`` or R, G, B multipliers; only their ratios
-   matter) and highlight clipping at the level where the least amplified channel saturates, on
-   the mosaic as dcraw does, so that blown highlights come out neutral white;
+   matter, and they must be finite, positive and within a factor of 1000) and highlight clipping at
+   the level where the least amplified channel saturates, on the mosaic as dcraw does, so that blown
+   highlights come out neutral white;
 3. demosaicking with an imgadapt model (the registry's default unless one is named), in float32;
 4. colour space (``srgb`` through the camera matrix, or ``raw`` camera RGB), clipped to [0, 1];
 5. transfer curve (``srgb`` or ``linear``) and the camera's orientation.
@@ -73,6 +74,9 @@ class RawImage:
             calibration (plain mosaics, unknown cameras).
         flip: LibRaw orientation code (0 upright, 3 180°, 5 90° counter-clockwise, 6 90° clockwise).
         source: the file it came from.
+        unusable: metadata the file records but that cannot be used, by attribute name
+            (``camera_wb``, ``daylight_wb``, ``camera_to_srgb``) with the reason; those attributes
+            are ``None``, and :func:`develop` fails with the reason when it needs one of them.
     """
 
     mosaic: np.ndarray
@@ -85,6 +89,7 @@ class RawImage:
     camera_to_srgb: np.ndarray | None = field(default=None, repr=False)
     flip: int = 0
     source: str = ""
+    unusable: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
         h, w = self.mosaic.shape[:2]
@@ -139,12 +144,50 @@ def _check_pixels(path, height: int, width: int, max_pixels: int) -> None:
                              f"{max_pixels / 1e6:.0f} MP (raise max_pixels / --max-megapixels to allow it)")
 
 
-def _normalised_wb(values) -> tuple[float, float, float] | None:
-    """(R, G, B) multipliers with G = 1 from LibRaw's 4 values, or None when not recorded."""
+def _normalised_wb(values, what: str) -> tuple[tuple[float, float, float] | None, str | None]:
+    """(R, G, B) multipliers with G = 1 from LibRaw's 4 values and ``None``; ``(None, None)`` when the
+    file records none (LibRaw reports R = B = 0 then); ``(None, reason)`` when what it records is
+    not finite, not positive, or wider apart than :data:`imgadapt._colour.MAX_WB_RATIO`."""
     v = [float(x) for x in list(values)[:3]]
-    if len(v) < 3 or not all(np.isfinite(v)) or min(v) <= 0:
+    if len(v) < 3 or (v[0] == 0 and v[2] == 0):
+        return None, None
+    try:
+        r, g, b = _colour.check_multipliers(v, what)
+    except InputValueError as exc:
+        return None, str(exc).removeprefix(f"{what}: ")
+    return (float(r / g), 1.0, float(b / g)), None
+
+
+# DNG / TIFF-EP CFAPattern colour codes.
+_CFA_LETTERS = "RGBCMYW"
+_BAYER_EXPECTED = "expected one each of R and B and two G on a diagonal of the 2x2 (RGGB, BGGR, GRBG or GBRG)"
+
+
+def _dng_cfa_colours(path: Path) -> str | None:
+    """The colours of a DNG's CFAPattern tag, e.g. ``"R,R,R,R"``, read with tifffile; ``None`` when
+    the file has no such tag or tifffile cannot read it (LibRaw's view is used then)."""
+    try:
+        import tifffile
+    except ImportError:
         return None
-    return (v[0] / v[1], 1.0, v[2] / v[1])
+    try:
+        with tifffile.TiffFile(path) as tif:
+            pages = list(tif.pages)
+            for page in list(pages):
+                pages += list(getattr(page, "pages", None) or [])  # SubIFDs: the raw frame of most DNGs
+            for page in pages:
+                tag = page.tags.get(33422)  # CFAPattern
+                if tag is not None:
+                    value = tag.value
+                    codes = [int(c) for c in (value if isinstance(value, (bytes, tuple, list)) else [value])]
+                    return ",".join(_CFA_LETTERS[c] if c < len(_CFA_LETTERS) else f"code {c}" for c in codes[:36])
+    except Exception:  # noqa: BLE001 - a description for an error message; LibRaw's view is the fallback
+        return None
+    return None
+
+
+def _colour_error(source, what: str, reason: str) -> str:
+    return f"{source}: the {what} the file records cannot be used: {reason}"
 
 
 def _read_libraw(path: Path, max_pixels: int) -> RawImage:
@@ -170,8 +213,15 @@ def _read_libraw(path: Path, max_pixels: int) -> RawImage:
             raise UnsupportedRawError(f"{path}: expected a Bayer mosaic, got {sizes.raw_height}x{sizes.raw_width} "
                                       "pixels with several colours each (Foveon or an already demosaiced linear DNG)")
         desc = raw.color_desc.decode(errors="replace")
+        if raw.num_colors < 3:  # a CFA of one or two colours: LibRaw's colour names mean nothing then
+            colours = _dng_cfa_colours(path)
+            arrived = (f"colours {colours}" if colours else
+                       f"{raw.num_colors} colour{'s' if raw.num_colors != 1 else ''} only")
+            raise UnsupportedRawError(f"{path}: the CFA pattern holds {arrived}: {_BAYER_EXPECTED}")
         if raw.num_colors != 3 or desc[:3] != "RGB":
-            raise UnsupportedRawError(f"{path}: expected an RGB Bayer sensor, got a four-colour {desc} sensor")
+            words = {3: "three", 4: "four"}.get(raw.num_colors, str(raw.num_colors))
+            raise UnsupportedRawError(f"{path}: expected an RGB Bayer sensor, got a {words}-colour "
+                                      f"{desc[:raw.num_colors]} sensor")
         cfa = raw.raw_pattern
         if cfa is None or cfa.shape != (2, 2):
             what = "X-Trans " if cfa is not None and cfa.shape == (6, 6) else ""
@@ -181,27 +231,47 @@ def _read_libraw(path: Path, max_pixels: int) -> RawImage:
         codes = np.asarray(raw.raw_colors_visible[:2, :2])
         if min(mosaic.shape) < 2:
             raise InputSizeError(f"{path}: expected a visible area of at least 2x2 pixels, got {mosaic.shape}")
-        pattern = "".join(desc[c] for c in codes.ravel())
+        pattern = "".join(desc[c] if 0 <= c < len(desc) else "?" for c in codes.ravel())
         if pattern not in _bayer.PATTERNS:
-            raise UnsupportedRawError(f"{path}: expected a Bayer 2x2 (RGGB, BGGR, GRBG, GBRG), got {pattern}")
+            raise UnsupportedRawError(f"{path}: the CFA pattern holds colours {','.join(pattern)}: {_BAYER_EXPECTED}")
         black = raw.black_level_per_channel
         black_levels = tuple(float(black[c]) for c in codes.ravel())
         white = float(raw.white_level)
         if not white > max(black_levels):
             raise CorruptRawError(f"{path}: white level {white:g} is not above the black levels {black_levels}")
+        unusable: dict[str, str] = {}
         xyz_cam = np.asarray(raw.rgb_xyz_matrix, dtype=np.float64)[:3]
+        cam_to_srgb = None
         if np.any(xyz_cam):
-            xyz_to_camera, cam_to_srgb = xyz_cam, _colour.camera_to_srgb(xyz_cam)
+            xyz_to_camera = xyz_cam
+            try:
+                cam_to_srgb = _colour.camera_to_srgb(xyz_cam)
+            except (InputValueError, InputShapeError) as exc:
+                unusable["camera_to_srgb"] = _colour_error(path, "camera colour matrix (XYZ -> camera)", str(exc))
         else:
             # DNG files: LibRaw builds camera -> sRGB from ColorMatrix (the same way) without
             # reporting the XYZ matrix. Exactly the identity means LibRaw has no calibration.
             xyz_to_camera, rgb_cam = None, np.asarray(raw.color_matrix, dtype=np.float64)[:, :3]
-            known = np.isfinite(rgb_cam).all() and not np.array_equal(rgb_cam, np.eye(3))
-            cam_to_srgb = rgb_cam if known else None
+            if not np.array_equal(rgb_cam, np.eye(3)):
+                try:
+                    cam_to_srgb = _colour.check_matrix(rgb_cam, "camera_to_srgb")
+                except InputValueError as exc:
+                    unusable["camera_to_srgb"] = _colour_error(
+                        path, "colour matrix (ColorMatrix, as camera RGB -> sRGB)",
+                        str(exc).removeprefix("camera_to_srgb: "))
+        camera_wb, why = _normalised_wb(raw.camera_whitebalance, "as-shot white balance")
+        if why:
+            unusable["camera_wb"] = _colour_error(path, "as-shot white balance", why)
+        daylight_wb, why = _normalised_wb(raw.daylight_whitebalance, "daylight white balance")
+        if "camera_to_srgb" in unusable and daylight_wb is not None:
+            # LibRaw derives the daylight multipliers from the same colour matrix.
+            daylight_wb, why = None, "it is derived from the colour matrix, which cannot be used"
+        if why:
+            unusable["daylight_wb"] = _colour_error(path, "daylight white balance", why)
         return RawImage(
             mosaic=mosaic, pattern=pattern, black_levels=black_levels, white_level=white,
-            camera_wb=_normalised_wb(raw.camera_whitebalance), daylight_wb=_normalised_wb(raw.daylight_whitebalance),
-            xyz_to_camera=xyz_to_camera, camera_to_srgb=cam_to_srgb, flip=int(sizes.flip), source=str(path))
+            camera_wb=camera_wb, daylight_wb=daylight_wb, xyz_to_camera=xyz_to_camera, camera_to_srgb=cam_to_srgb,
+            flip=int(sizes.flip), source=str(path), unusable=unusable)
     finally:
         raw.close()
 
@@ -310,23 +380,32 @@ def wb_multipliers(raw: RawImage, wb="camera") -> np.ndarray:
 
     Only their ratios matter (as in dcraw): they are returned scaled so that the smallest is 1,
     which leaves the exposure of the least amplified channel unchanged.
+
+    Raises:
+        InputValueError: multipliers that are not 3 finite, positive numbers within a factor of
+            1000 of each other (:func:`imgadapt._colour.check_multipliers`), or ``camera`` /
+            ``daylight`` asked of a file that records none.
+        CorruptRawError: ``camera`` / ``daylight`` asked of a file whose record of them cannot be
+            used (zero, non-finite or absurd multipliers); there is no silent fallback.
     """
     if isinstance(wb, str):
         wb = check_choice(wb.lower(), WB_MODES, "white balance")
         if wb == "none":
             return np.ones(3)
-        values = raw.camera_wb if wb == "camera" else raw.daylight_wb
+        name = "camera_wb" if wb == "camera" else "daylight_wb"
+        values = getattr(raw, name)
+        if values is None and name in raw.unusable:
+            other = "daylight" if wb == "camera" else "camera"
+            raise CorruptRawError(f"{raw.unusable[name]}; use wb='none', '{other}' or multipliers (R, G, B)")
         if values is None:
             raise InputValueError(f"{raw.source or 'image'}: white balance {wb!r} asked, but the file records "
                                   "none; use wb='none', 'daylight' or multipliers (R, G, B)")
-        return _ratios(values)
+        return _ratios(_colour.check_multipliers(values, f"{raw.source or 'image'}: {name}"))
     try:
-        values = np.asarray(wb, dtype=np.float64)
+        np.asarray(wb, dtype=np.float64)
     except (TypeError, ValueError):
         raise InputDtypeError(f"wb: expected one of {', '.join(WB_MODES)} or 3 numbers, got {wb!r}") from None
-    if values.shape != (3,) or not np.isfinite(values).all() or values.min() <= 0:
-        raise InputValueError(f"wb: expected 3 positive multipliers (R, G, B), got {wb!r}")
-    return _ratios(values)
+    return _ratios(_colour.check_multipliers(wb, "wb"))
 
 
 def _ratios(values) -> np.ndarray:
@@ -354,6 +433,13 @@ def develop(raw: RawImage | str | os.PathLike, model=None, *, wb="camera", color
 
     With ``wb="none", colorspace="raw", gamma="linear"`` the result is the demosaicked, black- and
     white-scaled sensor data, linear in light.
+
+    Raises:
+        InputValueError: bad multipliers (see :func:`wb_multipliers`), or ``camera`` / ``daylight`` /
+            ``srgb`` asked of an image that records no white balance or colour matrix.
+        CorruptRawError: the file records them, but they cannot be used (``RawImage.unusable``:
+            an all-zero, singular, ill-conditioned or non-finite colour matrix; zero, non-finite or
+            absurd multipliers); ``colorspace="raw"`` and other ``wb`` choices do without them.
     """
     from ._model import check_model_arg
 
@@ -366,8 +452,12 @@ def develop(raw: RawImage | str | os.PathLike, model=None, *, wb="camera", color
         raise InputDtypeError(f"dtype: expected float32, uint8 or uint16, got {dtype}")
     mults = wb_multipliers(raw, wb)
     if colorspace == "srgb" and raw.camera_to_srgb is None:
+        if "camera_to_srgb" in raw.unusable:
+            raise CorruptRawError(f"{raw.unusable['camera_to_srgb']}; use colorspace='raw' (--colorspace raw)")
         raise InputValueError(f"{raw.source or 'image'}: colorspace 'srgb' needs the camera's colour matrix, and "
                               "this file has none; use colorspace='raw'")
+    if colorspace == "srgb":
+        _colour.check_matrix(raw.camera_to_srgb, f"{raw.source or 'image'}: camera_to_srgb")
     demosaicker = check_model_arg(model, "demosaic")
     x = normalised_mosaic(raw)
     # White balance on the mosaic, with the multipliers divided by the largest one so that every

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from tests._raw_files import linear_scene, sample_scene, write_dng, write_odd_cfa_dng
 from imgadapt._registry import Registry
 
 
@@ -84,78 +85,7 @@ def installed(model_dir, monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------
-# Camera RAW files written in the tests (tifffile DNG writer of imgadapt._peers)
-
-
-def linear_scene(h=64, w=96, seed=0, lo=0.05, hi=0.85):
-    """A linear BGR float64 test scene in [lo, hi]: smooth shading, discs with sharp edges, stripes."""
-    import cv2
-
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
-    img = np.stack([0.5 + 0.3 * np.sin(x / (7 + 3 * c) + y / 13) for c in range(3)], axis=2)
-    for _ in range(5):
-        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(6, 20)
-        img[(x - cx) ** 2 + (y - cy) ** 2 < r * r] = rng.uniform(0.1, 0.9, 3)
-    img[h // 4:h // 2, w // 2:] = (0.5 + 0.35 * np.sin(x[h // 4:h // 2, w // 2:] * 0.9))[..., None]
-    img = cv2.GaussianBlur(img, (0, 0), 0.8)
-    return lo + (hi - lo) * (img - img.min()) / (img.max() - img.min())
-
-
-def sample_scene():
-    """A natural image in the repository: the bundled 256x256 RGGB sample mosaic binned 2x2 into a
-    128x128 BGR float64 image (R, mean of the two G, B per block), which has no demosaicking in it."""
-    from pathlib import Path
-
-    import cv2
-
-    mosaic = cv2.imread(str(Path(__file__).parents[2] / "imgadapt" / "data" / "astronaut_rggb.png"),
-                        cv2.IMREAD_UNCHANGED).astype(np.float64) / 255
-    return np.stack([mosaic[1::2, 1::2], (mosaic[0::2, 1::2] + mosaic[1::2, 0::2]) / 2, mosaic[0::2, 0::2]], axis=2)
-
-
-def write_dng(path, linear_bgr, pattern="RGGB", black=512, white=16383, neutral=(1.0, 1.0, 1.0),
-              matrix="srgb", orientation=1):
-    """Sample a linear camera-RGB image (BGR order, 0..1) with a Bayer CFA, scale it to
-    ``black..white`` per site, write it as a DNG and return the uint16 mosaic written."""
-    from imgadapt import _bayer
-    from imgadapt._peers import mosaic_to_dng
-
-    pytest.importorskip("tifffile", reason="DNG files are written with tifffile")
-    h, w = linear_bgr.shape[:2]
-    black4 = np.broadcast_to(np.asarray(black, np.float64), (4,))
-    black_map = np.tile(black4.reshape(2, 2), (h // 2 + 1, w // 2 + 1))[:h, :w]
-    mosaic = _bayer.mosaic(np.asarray(linear_bgr, np.float64), pattern)
-    values = np.clip(np.rint(black_map + mosaic * (white - black_map)), 0, white).astype(np.uint16)
-    black_tag = int(black4[0]) if np.ndim(black) == 0 else tuple(int(b) for b in black4)
-    path.write_bytes(mosaic_to_dng(values, pattern, white_level=white, color_matrix=matrix, black_level=black_tag,
-                                   as_shot_neutral=neutral, orientation=orientation))
-    return values
-
-
-XTRANS = [1, 1, 0, 1, 1, 2, 1, 1, 2, 1, 1, 0, 2, 0, 1, 0, 2, 1,
-          1, 1, 2, 1, 1, 0, 1, 1, 0, 1, 1, 2, 0, 2, 1, 2, 0, 1]
-
-
-def write_odd_cfa_dng(path, kind, h=48, w=60):
-    """A DNG whose sensor is not a 2x2 RGB Bayer: ``"xtrans"`` (6x6) or ``"cmyg"`` (four colours)."""
-    tifffile = pytest.importorskip("tifffile", reason="DNG files are written with tifffile")
-    import io
-
-    from imgadapt._peers import _srational
-
-    dim, cfa, planes, ncol = {"xtrans": ((6, 6), XTRANS, (0, 1, 2), 3),
-                              "cmyg": ((2, 2), (0, 1, 2, 3), (3, 4, 5, 1), 4)}[kind]
-    tags = [(274, "H", 1, 1, True), (33421, "H", 2, dim, True), (33422, "B", len(cfa), bytes(cfa), True),
-            (50706, "B", 4, (1, 4, 0, 0), True), (50708, "s", 0, "imgadapt test", True),
-            (50710, "B", len(planes), planes, True), (50711, "H", 1, 1, True), (50714, "I", 1, 0, True),
-            (50717, "I", 1, 65535, True), (50721, "2i", 3 * ncol, _srational(np.eye(ncol, 3).ravel()), True),
-            (50728, "2I", ncol, (1, 1) * ncol, True), (50778, "H", 1, 21, True)]
-    buffer = io.BytesIO()
-    data = np.random.default_rng(0).integers(0, 60000, (h, w)).astype(np.uint16)
-    tifffile.imwrite(buffer, data, photometric=32803, planarconfig=None, compression=None, subfiletype=0,
-                     metadata=None, extratags=tags)
-    path.write_bytes(buffer.getvalue())
+# Camera RAW files written in the tests (tests/_raw_files.py)
 
 
 @pytest.fixture
