@@ -15,6 +15,7 @@ import signal
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -25,7 +26,9 @@ import cv2
 
 from . import raw as _raw
 from ._errors import ImgadaptError, InputValueError, WorkerError
-from ._io import temp_files, write_array
+from ._headers import check_pixels
+from ._io import IMAGE_SUFFIXES, temp_files, write_array
+from ._paths import reason, resolve_folder, resolve_input, show
 
 log = logging.getLogger("imgadapt")
 
@@ -87,45 +90,100 @@ def output_name(src: Path, suffix: str) -> str:
     return (stem or "unnamed") + suffix
 
 
-def plan(files: Iterable[Path], outdir: Path, suffix: str, overwrite: bool = False
-         ) -> tuple[list[Job], list[Result]]:
-    """Jobs for the files to convert and results for those settled already (skipped or refused).
+def collision_key(name: str) -> str:
+    """Two output names with the same key may be one file: on case-insensitive file systems
+    (macOS, Windows) and where Unicode names are normalised. Such names count as a collision."""
+    return unicodedata.normalize("NFC", name).casefold()
 
-    Refuses (``InputValueError``) an output folder that holds inputs: the input folder is never
-    written to. Duplicate inputs are dropped; two inputs with the same output name fail the later
-    one. Temporary files that an interrupted run left for these outputs are removed.
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _check_outdir(outdir: Path, out_resolved: Path, inputs: list[tuple[Path, Path | None]]) -> None:
+    """Refuse an output folder that lists an input, by the name given or after its links (compared
+    as files too, which catches another spelling of the folder on a case-insensitive file system)."""
+    out_id = _file_id(out_resolved)
+    ids: dict[Path, tuple[int, int] | None] = {}
+    for src, resolved in inputs:
+        if resolved is None:
+            continue
+        for folder in (resolved.parent, Path(os.path.realpath(src.absolute().parent))):
+            if folder not in ids:
+                ids[folder] = _file_id(folder)
+            if folder == out_resolved or (out_id is not None and ids[folder] == out_id):
+                raise InputValueError(f"output folder {outdir} holds the input {src}; the input folder is never "
+                                      "written to, choose another output folder")
+
+
+def plan(files: Iterable[Path], outdir: Path, suffix: str, overwrite: bool = False,
+         max_pixels: int | None = None) -> tuple[list[Job], list[Result]]:
+    """Jobs for the files to convert and results for those settled already (skipped or refused),
+    decided for every file before anything is written.
+
+    Refuses (``InputValueError``) an output folder that holds inputs (the input folder is never
+    written to), that is a file, a symbolic link loop or a broken link. An input that is missing,
+    a link loop or not a regular file fails. Duplicate inputs are dropped; two inputs whose output
+    names collide (ignoring case, see :func:`collision_key`) fail the later one; an output name
+    taken by a folder fails. With ``max_pixels``, an image file (TIFF, PNG, NPY, ...) whose header
+    declares more pixels fails without being decoded. Temporary files that an interrupted run left
+    for these outputs are removed.
     """
     outdir = Path(outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise InputValueError(f"output: expected a folder, got the file {outdir}")
-    out_resolved = outdir.resolve()
+    out_resolved = resolve_folder(outdir)
+    inputs: list[tuple[Path, Path | None]] = []
+    problems: dict[int, str] = {}
+    for i, src in enumerate(Path(f) for f in files):
+        try:
+            inputs.append((src, resolve_input(src)))
+        except (ImgadaptError, OSError) as exc:
+            inputs.append((src, None))
+            problems[i] = reason(exc, src)
+    _check_outdir(outdir, out_resolved, inputs)
     jobs: list[Job] = []
     settled: list[Result] = []
     seen_src: set[Path] = set()
-    taken: dict[Path, Path] = {}
+    taken: dict[str, Path] = {}
     index = 0
-    for src in files:
-        resolved = src.resolve()
+    for i, (src, resolved) in enumerate(inputs):
         if resolved in seen_src:
             continue
-        seen_src.add(resolved)
-        if resolved.parent == out_resolved:
-            raise InputValueError(f"output folder {outdir} holds the input {src}; the input folder is never "
-                                  "written to, choose another output folder")
         dst = outdir / output_name(src, suffix)
         if Path(os.path.normpath(out_resolved / dst.name)).parent != out_resolved:  # belt and braces
             raise InputValueError(f"{src}: output {dst} would leave the output folder {outdir}")
-        if dst in taken:
-            settled.append(Result(index, str(src), str(dst), "failed",
-                                  f"its output {dst.name} is also the output of {taken[dst]}; rename one of them"))
-        else:
-            taken[dst] = src
-            for stale in temp_files(dst):
-                stale.unlink(missing_ok=True)
-            if (dst.exists() or dst.is_symlink()) and not overwrite:
-                settled.append(Result(index, str(src), str(dst), "skipped", "output exists"))
+        failed = problems.get(i)
+        if resolved is not None:
+            seen_src.add(resolved)
+            key = collision_key(dst.name)
+            if key in taken:
+                failed = f"its output {dst.name} is also the output of {show(taken[key])}; rename one of them"
             else:
-                jobs.append(Job(index, str(src), str(dst)))
+                taken[key] = src
+        if failed is None:
+            for stale in temp_files(dst):
+                try:
+                    stale.unlink(missing_ok=True)
+                except OSError:  # left for the next run; the new output gets a fresh temporary name
+                    pass
+            if dst.is_dir() and not dst.is_symlink():
+                failed = f"its output {dst.name} is taken by a folder"
+            elif os.path.lexists(dst) and not overwrite:
+                settled.append(Result(index, str(src), str(dst), "skipped", "output exists"))
+                index += 1
+                continue
+        if failed is None and max_pixels is not None and src.suffix.lower() in IMAGE_SUFFIXES:
+            try:
+                check_pixels(src, max_pixels)
+            except (ImgadaptError, OSError) as exc:
+                failed = reason(exc, src)
+        if failed is None:
+            jobs.append(Job(index, str(src), str(dst)))
+        else:
+            settled.append(Result(index, str(src), str(dst), "failed", failed))
         index += 1
     return jobs, settled
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import logging
 import sys
@@ -12,66 +11,24 @@ from pathlib import Path
 import cv2
 
 from . import __version__, _bayer
+from ._batch import expand_inputs
 from ._convert import FORMATS
 from ._errors import ImgadaptError
-from ._io import IMAGE_SUFFIXES, read_array, write_array
+from ._io import IMAGE_SUFFIXES
+from ._paths import show
 
 log = logging.getLogger("imgadapt")
 
 
-def _expand_inputs(inputs: list[str], suffixes=IMAGE_SUFFIXES) -> list[Path]:
-    """Files named, the files of folders whose suffix is in ``suffixes`` (hidden ones skipped), and glob matches."""
-    files: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            files += sorted(f for f in p.iterdir()
-                            if f.suffix.lower() in suffixes and not f.name.startswith(".") and f.is_file())
-        elif any(ch in item for ch in "*?["):
-            files += sorted(Path(f) for f in glob.glob(item) if Path(f).is_file())
-        else:
-            files.append(p)
-    return files
-
-
-def _output_path(src: Path, out: Path, n_inputs: int, suffix: str) -> Path:
-    if n_inputs == 1 and out.suffix.lower() in IMAGE_SUFFIXES:
-        return out
-    return out / (src.stem + suffix)
+def _max_pixels(args) -> int:
+    return round(args.max_megapixels * 1e6)
 
 
 def _run_batch(args, process) -> int:
-    """Process every input; report failures by name and go on. Exit status 1 if any failed."""
-    from . import load
+    """Plan every output, then process file by file (see :mod:`imgadapt._batch`)."""
+    from . import _batch
 
-    model = load(args.model, task=args.task, threads=args.threads,
-                 providers=["cpu"] if args.cpu else None)
-    files = _expand_inputs(args.inputs)
-    if not files:
-        log.error("no input files matched %s", " ".join(args.inputs))
-        return 1
-    out = Path(args.output)
-    failed = 0
-    start = time.perf_counter()
-    destinations = [_output_path(src, out, len(files), args.suffix) for src in files]
-    seen: dict[Path, Path] = {}
-    for i, (src, dst) in enumerate(zip(files, destinations), 1):
-        try:
-            if dst in seen:
-                raise ValueError(f"output {dst} would also be written from {seen[dst]}; rename one input")
-            seen[dst] = src
-            if dst.exists() and not args.overwrite:
-                raise FileExistsError(f"{dst} exists (pass --overwrite to replace it)")
-            if dst.resolve() == src.resolve():
-                raise ValueError("output would replace the input")
-            write_array(dst, process(model, read_array(src)))
-            log.info("[%d/%d] %s -> %s", i, len(files), src, dst)
-        except (ImgadaptError, OSError, ValueError, TypeError, cv2.error) as exc:
-            failed += 1
-            log.error("[%d/%d] %s: %s", i, len(files), src, exc)
-    log.info("%d of %d converted in %.1f s with %s", len(files) - failed, len(files),
-             time.perf_counter() - start, model.name)
-    return 1 if failed else 0
+    return _batch.run(args, process, _max_pixels(args))
 
 
 def _cmd_upscale(args) -> int:
@@ -86,7 +43,7 @@ def _cmd_upscale(args) -> int:
     try:
         card = registry().resolve(args.model, "sr")
     except ImgadaptError as exc:
-        log.error("error: %s", exc)
+        log.error("error: %s", show(exc))
         return 2
     if int(card.get("scale", 0)) != args.scale:
         log.error("error: model %s upscales x%s, but --scale %d was given", card["name"], card.get("scale"), args.scale)
@@ -136,7 +93,7 @@ def _cmd_eval(args) -> int:
     try:
         images = _evaluate.load_images(args.images)
     except (FileNotFoundError, NotADirectoryError) as exc:
-        log.error("error: %s", exc)
+        log.error("error: %s", show(exc))
         return 2
     if args.task == "sr":
         return _eval_sr(args, images)
@@ -201,7 +158,7 @@ def _eval_edges(args) -> int:
             return 2
         rows = _evaluate.evaluate_edges(dataset, methods, repeats=args.repeats)
     except (FileNotFoundError, NotADirectoryError, ImportError) as exc:
-        log.error("error: %s", exc)
+        log.error("error: %s", show(exc))
         return 2
     rows.sort(key=lambda r: -r["ods"])
     return _report(rows, f"{'method':24s} {'source':16s} {'ODS':>6s} {'OIS':>6s} {'AP':>6s} {'ODS at':>12s} {'MP/s':>9s}",
@@ -221,15 +178,15 @@ def _cmd_convert(args) -> int:
     card = registry().resolve(args.model, "demosaic")
     registry().verified_bytes(card)  # a corrupt model stops the batch here, not in every worker
     suffixes = _raw.RAW_SUFFIXES | (_raw.MOSAIC_SUFFIXES if args.pattern else set())
-    files = _expand_inputs(args.inputs, suffixes)
+    files = expand_inputs(args.inputs, suffixes)
     if not files:
-        log.error("no input files matched %s (folders are scanned for %s)", " ".join(args.inputs),
+        log.error("no input files matched %s (folders are scanned for %s)", " ".join(show(i) for i in args.inputs),
                   "RAW files and plain mosaics" if args.pattern else "camera RAW files; add --pattern for mosaics")
         return 1
     plain = [f for f in files if f.suffix.lower() in _raw.MOSAIC_SUFFIXES]
     if plain and args.pattern and (args.wb in ("camera", "daylight") or args.colorspace == "srgb"):
         log.error("error: plain mosaics (%s ...) record no white balance or colour matrix: pass --wb none "
-                  "(or R,G,B multipliers) and --colorspace raw", plain[0])
+                  "(or R,G,B multipliers) and --colorspace raw", show(plain[0]))
         return 2
     if len(plain) < len(files) and importlib.util.find_spec("rawpy") is None:
         log.error("error: reading camera RAW files needs rawpy (LibRaw): %s", _raw.RAW_EXTRA)
@@ -237,12 +194,12 @@ def _cmd_convert(args) -> int:
     settings = _convert.Settings(
         model=card["name"], wb=args.wb, colorspace=args.colorspace, gamma=args.gamma, fmt=args.format,
         bits=args.bits, pattern=args.pattern, white_level=args.white_level,
-        max_pixels=int(args.max_megapixels * 1e6), threads=args.threads, providers=("cpu",) if args.cpu else None)
+        max_pixels=_max_pixels(args), threads=args.threads, providers=("cpu",) if args.cpu else None)
     out = Path(args.output)
     if not out.exists() and out.suffix.lower() in IMAGE_SUFFIXES:
-        log.error("error: -o expects an output folder, got the file name %s", out)
+        log.error("error: -o expects an output folder, got the file name %s", show(out))
         return 2
-    jobs, settled = _convert.plan(files, out, settings.suffix, overwrite=args.overwrite)
+    jobs, settled = _convert.plan(files, out, settings.suffix, overwrite=args.overwrite, max_pixels=settings.max_pixels)
     quiet = getattr(args, "quiet", False)
     progress = Progress(len(jobs) + len(settled), enabled=False if quiet else None)
     counts = {"converted": 0, "skipped": 0, "failed": 0}
@@ -257,9 +214,9 @@ def _cmd_convert(args) -> int:
         progress.clear()
         if result.status == "failed":
             failures.append(result)
-            log.error("[%d/%d] FAILED %s: %s", n, progress.total, result.src, result.message)
+            log.error("[%d/%d] FAILED %s: %s", n, progress.total, show(result.src), show(result.message))
         elif not progress.enabled:
-            log.info("[%d/%d] %s %s -> %s%s", n, progress.total, result.status, result.src, result.dst,
+            log.info("[%d/%d] %s %s -> %s%s", n, progress.total, result.status, show(result.src), show(result.dst),
                      f" ({result.seconds:.1f} s)" if result.status == "converted" else "")
         progress.advance(timed=result.status != "skipped", failed=result.status == "failed")
 
@@ -285,7 +242,7 @@ def _cmd_convert(args) -> int:
         return 130
     except ImportError as exc:
         progress.close()
-        log.error("error: %s", exc)
+        log.error("error: %s", show(exc))
         return 2
     progress.close()
     elapsed = time.perf_counter() - start
@@ -295,7 +252,7 @@ def _cmd_convert(args) -> int:
     if failures:
         log.error("%s; failed:", summary)
         for r in sorted(failures, key=lambda r: r.index):
-            log.error("  %s: %s", r.src, r.message)
+            log.error("  %s: %s", show(r.src), show(r.message))
         return 1
     log.info("%s", summary)
     return 0
@@ -345,6 +302,27 @@ def _positive(text: str) -> float:
     return value
 
 
+def _megapixels(text: str) -> float:
+    """``--max-megapixels``: a positive number, at least 4 pixels (the smallest Bayer mosaic)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value < float("inf") and round(value * 1e6) >= 4):
+        raise argparse.ArgumentTypeError(f"expected a positive number of megapixels, at least 0.000004 (4 pixels), "
+                                         f"got {text!r}")
+    return value
+
+
+def _suffix_arg(text: str) -> str:
+    """``--suffix``: the end of an output name; its extension picks the format (one OpenCV writes, or .npy)."""
+    name = "x" + text
+    if any(ch in text for ch in "/\\\0") or not (Path(name).suffix.lower() == ".npy" or cv2.haveImageWriter(name)):
+        raise argparse.ArgumentTypeError(f"expected a name ending such as .png or _x2.tif (an extension of a format "
+                                         f"OpenCV writes, or .npy; no path separators), got {text!r}")
+    return text
+
+
 def _noise_pair(text: str) -> tuple[float, float]:
     try:
         a, b = (float(v) for v in text.split(","))
@@ -362,8 +340,15 @@ def _add_batch_args(p, task: str, suffix: str):
     p.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
     p.add_argument("--cpu", action="store_true", help="use the CPU even when CUDA is available")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--suffix", default=suffix, help=f"output name suffix in a folder (default {suffix})")
+    p.add_argument("--suffix", type=_suffix_arg, default=suffix,
+                   help=f"output name suffix in a folder (default {suffix})")
+    _add_max_megapixels(p)
     p.set_defaults(task=task)
+
+
+def _add_max_megapixels(p) -> None:
+    p.add_argument("--max-megapixels", type=_megapixels, default=200,
+                   help="refuse larger images before decoding them (default 200)")
 
 
 def _torch_side(module: str, command: str, argv: list[str]) -> int:
@@ -447,8 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", default=None, help="Ray cluster to join (default: RAY_ADDRESS or a local instance)")
     p.add_argument("--cpu", action="store_true", help="use the CPU even when CUDA is available")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip them)")
-    p.add_argument("--max-megapixels", type=_positive, default=200,
-                   help="refuse larger frames before decoding them (default 200)")
+    _add_max_megapixels(p)
     p.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS",
                    help="fail a file that takes longer and replace its worker (default: no limit)")
     p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
@@ -502,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ImgadaptError as exc:
-        log.error("error: %s", exc)
+        log.error("error: %s", show(exc))
         return 2
 
 
