@@ -37,6 +37,7 @@ from ._errors import (
     InputValueError,
     UnsupportedRawError,
 )
+from ._headers import format_megapixels
 from ._io import read_array
 
 RAW_EXTRA = 'pip install "imgadapt[raw]"'
@@ -140,8 +141,9 @@ def _libraw_reason(exc) -> str:
 
 def _check_pixels(path, height: int, width: int, max_pixels: int) -> None:
     if height * width > max_pixels:
-        raise InputSizeError(f"{path}: {height}x{width} = {height * width / 1e6:.0f} MP exceeds the limit of "
-                             f"{max_pixels / 1e6:.0f} MP (raise max_pixels / --max-megapixels to allow it)")
+        raise InputSizeError(f"{path}: {width}x{height} = {height * width:,} pixels "
+                             f"({format_megapixels(height * width)} MP) exceed the limit of {max_pixels:,} pixels "
+                             f"({format_megapixels(max_pixels)} MP; raise max_pixels / --max-megapixels to allow it)")
 
 
 def _normalised_wb(values, what: str) -> tuple[tuple[float, float, float] | None, str | None]:
@@ -276,40 +278,12 @@ def _read_libraw(path: Path, max_pixels: int) -> RawImage:
         raw.close()
 
 
-def _peek_shape(path: Path) -> tuple[int, int] | None:
-    """Height and width of a PNG, TIFF or NPY file from its header, without decoding the pixels."""
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
-        return (shape[0], shape[1]) if len(shape) >= 2 else None
-    if suffix in (".tif", ".tiff"):
-        try:
-            import tifffile
-        except ImportError:
-            return None
-        try:
-            with tifffile.TiffFile(path) as tif:
-                shape = tif.pages[0].shape
-        except (ValueError, OSError, IndexError):  # not a TIFF tifffile reads: OpenCV decides
-            return None
-        return (shape[0], shape[1]) if len(shape) >= 2 else None
-    if suffix == ".png":
-        with open(path, "rb") as fh:
-            head = fh.read(24)
-        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-            return int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
-    return None
-
-
 def _read_plain(path: Path, pattern: str | None, white_level: float | None, max_pixels: int) -> RawImage:
     if pattern is None:
         raise InputValueError(f"{path}: a plain mosaic ({path.suffix}) does not record its Bayer pattern; "
                                   "pass pattern= / --pattern (RGGB, BGGR, GRBG or GBRG)")
     pattern = _bayer.check_pattern(pattern)
-    peek = _peek_shape(path)
-    if peek is not None:
-        _check_pixels(path, *peek, max_pixels)
-    mosaic = read_array(path)
+    mosaic = read_array(path, max_pixels)  # the header is checked against the limit before decoding
     if mosaic.ndim == 3 and mosaic.shape[2] == 1:
         mosaic = mosaic[:, :, 0]
     if mosaic.ndim != 2:

@@ -74,7 +74,7 @@ def test_corrupt_and_non_raw_files_are_named(tmp_path, dng):
 
 def test_pixel_limit_applies_before_decoding(tmp_path, dng):
     dng.write(tmp_path / "a.dng", dng.scene(40, 60))
-    with pytest.raises(InputSizeError, match="exceeds the limit"):
+    with pytest.raises(InputSizeError, match="exceed the limit"):
         raw.read(tmp_path / "a.dng", max_pixels=40 * 60 - 1)
     # A PNG header claiming a huge frame is refused from the header alone.
     head = b"\x89PNG\r\n\x1a\n" + (13).to_bytes(4, "big") + b"IHDR" + (60000).to_bytes(4, "big") * 2
@@ -82,7 +82,7 @@ def test_pixel_limit_applies_before_decoding(tmp_path, dng):
     with pytest.raises(InputSizeError, match="60000x60000"):
         raw.read(tmp_path / "bomb.png", pattern="RGGB")
     write_array(tmp_path / "m.tif", np.zeros((30, 40), np.uint16))
-    with pytest.raises(InputSizeError, match="30x40"):
+    with pytest.raises(InputSizeError, match="40x30"):
         raw.read(tmp_path / "m.tif", pattern="RGGB", max_pixels=1000)
 
 
