@@ -46,6 +46,7 @@ def test_peer_figures_agree_with_direct_calls(tmp_path, photos):
 def test_missing_peers_are_skipped_with_a_note(tmp_path, photos, monkeypatch):
     monkeypatch.setitem(sys.modules, "colour_demosaicing", None)  # import fails, find_spec says missing
     monkeypatch.setitem(sys.modules, "rawpy", None)
+    monkeypatch.setitem(sys.modules, "demosaicnet", None)
     found, notes = _bench.methods("demosaic", models=[])
     assert list(found) == ["opencv-bilinear", "opencv-vng", "opencv-ea"]
     assert any(n.startswith("malvar2004: skipped") and "colour-demosaicing" in n for n in notes)
@@ -53,7 +54,7 @@ def test_missing_peers_are_skipped_with_a_note(tmp_path, photos, monkeypatch):
     with pytest.raises(UnknownNameError, match="menon2007: skipped"):
         _bench.methods("demosaic", models=[], only=["menon2007"])
     rows, notes = _bench.bench("demosaic", photos(tmp_path / "img", shapes=((40, 48), (36, 44))), models=[], repeats=1, memory=False)
-    assert {r["method"] for r in rows} == set(found) and len(notes) == 7
+    assert {r["method"] for r in rows} == set(found) and len(notes) == 8
 
 
 def test_bench_cli_json_memory_and_chart(installed, tmp_path, photos, capsys):
