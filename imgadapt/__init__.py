@@ -1,8 +1,9 @@
 """imgadapt: content-adaptive demosaicking, super-resolution and boundary detection on onnxruntime.
 
-Arrays follow OpenCV: ``HxW`` gray or Bayer mosaics, ``HxWx3`` BGR images; uint8, uint16 or
-float32/float64 in [0, 1]; outputs keep the input's dtype. See :func:`load` for sessions,
-providers, threads and tiling; :mod:`imgadapt.raw` for camera RAW files.
+Arrays follow OpenCV: ``HxW`` gray or Bayer mosaics (``HxWx1`` is read as ``HxW``), ``HxWx3`` BGR
+images; uint8, uint16 or float32/float64 in [0, 1] (other float values raise :class:`InputValueError`);
+outputs keep the input's dtype. See :func:`load` for sessions, providers, threads and tiling;
+:mod:`imgadapt.raw` for camera RAW files.
 """
 from __future__ import annotations
 
@@ -38,11 +39,12 @@ def demosaic(mosaic: np.ndarray, pattern: str = "RGGB", model=None, white_level:
     """Demosaic an ``HxW`` Bayer mosaic into an ``HxWx3`` BGR image of the same dtype.
 
     Args:
-        mosaic: uint8, uint16 or float (0-1) ``HxW`` mosaic, at least 2x2, any size and strides.
+        mosaic: uint8, uint16 or float (0-1) ``HxW`` (or ``HxWx1``) mosaic, at least 2x2, any size and strides.
         pattern: the sensor's top-left 2x2: ``"RGGB"``, ``"BGGR"``, ``"GRBG"`` or ``"GBRG"``
             (OpenCV's ``COLOR_BayerBG2BGR`` is the RGGB sensor).
         model: a name from ``list_models("demosaic")``, a loaded :class:`Model`, or ``None`` for the default.
-        white_level: full scale of integer data below the dtype's maximum (e.g. 4095 for 12-bit in uint16).
+        white_level: full scale of integer data below the dtype's maximum (e.g. 4095 for 12-bit in uint16):
+            a number from 1 to the dtype's maximum, at least the largest value of ``mosaic``; not for float data.
 
     Example:
         >>> import numpy as np, imgadapt
@@ -52,7 +54,8 @@ def demosaic(mosaic: np.ndarray, pattern: str = "RGGB", model=None, white_level:
 
 
 def upscale(image: np.ndarray, scale: int = 2, model=None) -> np.ndarray:
-    """Upscale a gray or BGR image ``scale`` times; same dtype and channels as the input."""
+    """Upscale a gray (``HxW`` or ``HxWx1``) or BGR ``HxWx3`` image ``scale`` times; same dtype and
+    channels (and number of dimensions) as the input."""
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)):
         raise InputDtypeError(f"scale: expected an integer, got {type(scale).__name__}")
     m = check_model_arg(default_upscaler(scale) if model is None else model, "sr")
@@ -65,7 +68,7 @@ def edges(image: np.ndarray, model=None, thin: bool = False, threshold: float = 
     """Boundary probability of a gray or BGR image: float32 ``HxW`` in [0, 1].
 
     Args:
-        image: ``HxW`` gray or ``HxWx3`` BGR, uint8, uint16 or float (0-1).
+        image: ``HxW`` (or ``HxWx1``) gray or ``HxWx3`` BGR, uint8, uint16 or float (0-1).
         model: a name from ``list_models("edges")``, a loaded :class:`Model`, or ``None`` for the default.
         thin: return thin edges instead, as ``cv2.Canny`` does: uint8 ``HxW``, 255 on edges, 0 elsewhere.
             They are the pixels of probability at least ``threshold`` that are local maxima across the

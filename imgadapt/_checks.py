@@ -12,9 +12,13 @@ from ._errors import InputDtypeError, InputShapeError, InputSizeError, InputValu
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 _DTYPE_NAMES = "uint8, uint16, float32 or float64"
 
+# Float images hold values in [0, 1]; values this far outside are taken as rounding noise of a float
+# pipeline (a few float32 steps at 1.0) and accepted as they are, anything further is refused.
+FLOAT_TOLERANCE = 1e-5
+
 
 def check_image(image, *, name: str = "image", channels: Iterable[int] = (1, 3),
-                min_size: int = 1) -> np.ndarray:
+                min_size: int = 1, unit_range: bool = True) -> np.ndarray:
     """Validate an image array and return it unchanged (no copy).
 
     Args:
@@ -22,6 +26,15 @@ def check_image(image, *, name: str = "image", channels: Iterable[int] = (1, 3),
         name: what the array is called in error messages.
         channels: accepted channel counts; 1 means a 2-D ``HxW`` array (``HxWx1`` is accepted too).
         min_size: smallest accepted height and width.
+        unit_range: float arrays must hold values in [0, 1] (:data:`FLOAT_TOLERANCE` of rounding
+            noise allowed): 0-255 data in a float array, or anything else outside that range, is
+            refused, never clipped. ``False`` (measuring tools that take any float values) only
+            requires finite values.
+
+    Checking float values costs one min and one max pass and no temporary array.
+
+    Returns:
+        ``image``, or for ``HxWx1`` (when 1 channel is accepted) its ``HxW`` view.
 
     Raises:
         InputDtypeError, InputShapeError, InputSizeError, InputValueError.
@@ -47,22 +60,84 @@ def check_image(image, *, name: str = "image", channels: Iterable[int] = (1, 3),
         raise InputSizeError(f"{name}: expected a non-empty array, got shape {image.shape}")
     if h < min_size or w < min_size:
         raise InputSizeError(f"{name}: expected at least {min_size}x{min_size} pixels, got {h}x{w}")
-    if image.dtype.kind == "f" and not np.isfinite(image).all():
-        raise InputValueError(f"{name}: expected finite values, got NaN or inf")
+    if image.dtype.kind == "f":
+        check_float_range(image, name, unit_range)
     return image
 
 
+def check_float_range(image: np.ndarray, name: str = "image", unit_range: bool = True) -> None:
+    """Raise :class:`InputValueError` unless the float ``image`` is finite and (with ``unit_range``)
+    within [0, 1], give or take :data:`FLOAT_TOLERANCE`; NaN and inf propagate into the min and max."""
+    if not image.size:
+        return
+    lo, hi = float(np.min(image)), float(np.max(image))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise InputValueError(f"{name}: expected finite values, got NaN or inf")
+    if unit_range and (lo < -FLOAT_TOLERANCE or hi > 1.0 + FLOAT_TOLERANCE):
+        raise InputValueError(
+            f"{name}: expected float values in [0, 1] (give or take {FLOAT_TOLERANCE:g} of rounding), got values "
+            f"from {lo:.6g} to {hi:.6g}; divide 8-bit data by 255 (16-bit by 65535) or pass the integer array")
+
+
+def _white_scale(dtype: np.dtype, white_level) -> float:
+    """The validated full scale ``white_level`` of integer data of ``dtype``."""
+    if isinstance(white_level, (bool, np.bool_)) or not isinstance(white_level, (int, float, np.integer, np.floating)):
+        raise InputDtypeError(f"white_level: expected a number, got {type(white_level).__name__}")
+    if dtype.kind == "f":
+        raise InputDtypeError(f"white_level applies to integer data (float data is in [0, 1]), got dtype {dtype}")
+    full = np.iinfo(dtype).max
+    value = float(white_level)
+    if not (np.isfinite(value) and 1.0 <= value <= full):
+        raise InputValueError(f"white_level: expected a number in [1, {full}] for {dtype} data (the value of "
+                              f"full scale, e.g. 4095 for 12-bit data), got {white_level!r}")
+    return value
+
+
+def check_white_level(white_level, image: np.ndarray, name: str = "image") -> float | None:
+    """Validate ``white_level`` for the integer ``image`` (``None`` passes): a finite number in
+    ``[1, dtype max]``, and no value of ``image`` above it (data above its own full scale is refused,
+    not clipped). Returns it as a float."""
+    if white_level is None:
+        return None
+    value = _white_scale(np.dtype(image.dtype), white_level)
+    top = int(np.max(image)) if image.size else 0
+    if top > value:
+        raise InputValueError(f"{name}: expected values up to white_level {value:g}, got values up to {top}; "
+                              "pass the data's real full scale as white_level, or clip the data")
+    return value
+
+
+def check_int_option(value, name: str, minimum: int, allow_none: bool = True) -> int | None:
+    """An integer option (tile, threads, ...): ``None`` where allowed, else an integer (not a bool) of
+    at least ``minimum``, returned as a plain ``int``.
+
+    Raises:
+        InputDtypeError: a bool, float, string or other non-integer; InputValueError: below ``minimum``.
+    """
+    expected = f"{'None or ' if allow_none else ''}an integer >= {minimum}"
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InputDtypeError(f"{name}: expected {expected}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise InputValueError(f"{name}: expected {expected}, got {value!r}")
+    return int(value)
+
+
+def check_bool_option(value, name: str) -> bool:
+    """A yes/no option: ``True`` or ``False`` (numpy bools too), nothing that merely converts to one."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputDtypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
 def to_float(image: np.ndarray, white_level: float | None = None) -> np.ndarray:
-    """Map an image to float32 in [0, 1] (integer types by their full range or ``white_level``)."""
+    """Map an image to float32 in [0, 1] (integer types by their full range or ``white_level``).
+
+    Floats are not range-checked here (:func:`check_image` does that once per frame); this runs per tile.
+    """
     if white_level is not None:
-        if image.dtype.kind == "f":
-            raise InputDtypeError(f"white_level applies to integer data, got dtype {image.dtype}")
-        full = np.iinfo(image.dtype).max
-        if isinstance(white_level, bool) or not isinstance(white_level, (int, float, np.integer, np.floating)):
-            raise InputDtypeError(f"white_level: expected a number, got {type(white_level).__name__}")
-        if not 0 < white_level <= full:
-            raise InputValueError(f"white_level: expected a value in (0, {full}] for {image.dtype}, got {white_level}")
-        scale = float(white_level)
+        scale = _white_scale(image.dtype, white_level)
     elif image.dtype.kind == "u":
         scale = float(np.iinfo(image.dtype).max)
     else:

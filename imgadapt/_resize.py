@@ -83,7 +83,7 @@ def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
         >>> modcrop(np.zeros((10, 11, 3), np.uint8), 3).shape
         (9, 9, 3)
     """
-    check_image(image)
+    check_image(image, unit_range=False)  # any finite values: a measuring tool, not the image API
     scale = _check_scale(scale)
     h, w = image.shape[:2]
     if h < scale or w < scale:
@@ -117,7 +117,7 @@ def downscale(image: np.ndarray, scale: int) -> np.ndarray:
         array([[200, 200, 200],
                [200, 200, 200]], dtype=uint8)
     """
-    check_image(image)
+    check_image(image, unit_range=False)  # any finite values: a measuring tool, not the image API
     scale = _check_scale(scale)
     h, w = image.shape[:2]
     if h % scale or w % scale:

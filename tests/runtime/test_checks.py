@@ -69,7 +69,7 @@ def test_white_level():
     assert f[0, 1] == pytest.approx(1.0)
     np.testing.assert_array_equal(from_float(f, np.uint16, white_level=4095), x)
     assert from_float(np.array([[1.5]], np.float32), np.uint16, 4095)[0, 0] == 4095
-    with pytest.raises(InputValueError, match=r"white_level: expected a value in \(0, 255\]"):
+    with pytest.raises(InputValueError, match=r"white_level: expected a number in \[1, 255\] for uint8"):
         to_float(np.zeros((2, 2), np.uint8), white_level=1000)
     with pytest.raises(InputDtypeError, match="integer data"):
         to_float(np.zeros((2, 2), np.float32), white_level=1.0)
@@ -83,3 +83,13 @@ def test_from_float_rounds_and_clips():
 def test_unknown_choice_suggests():
     with pytest.raises(UnknownNameError, match=r"unknown colour 'gren'.*did you mean 'green'"):
         check_choice("gren", ["red", "green"], "colour")
+
+
+def test_float_values_outside_unit_range():
+    with pytest.raises(InputValueError, match=r"expected float values in \[0, 1\].*got values from 0 to 255"):
+        check_image(np.array([[0.0, 255.0]], np.float32))
+    check_image(np.array([[-5e-6, 1 + 5e-6]], np.float32))  # rounding noise passes
+    ramp = np.array([[0.0, 19.0]])
+    assert check_image(ramp, unit_range=False) is ramp  # measuring tools take any finite values
+    with pytest.raises(InputValueError, match="finite"):
+        check_image(np.array([[0.0, np.nan]]), unit_range=False)
