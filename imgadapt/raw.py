@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _bayer, _colour
-from ._checks import check_choice, from_float
+from ._checks import check_choice, check_image, from_float
 from ._errors import (
     CorruptRawError,
     InputDtypeError,
@@ -338,6 +338,32 @@ def read(path: str | os.PathLike, pattern: str | None = None, white_level: float
 # Developing
 
 
+def check_raw_image(raw: RawImage) -> None:
+    """A :class:`RawImage` made by hand holds what :func:`read` would give: an ``HxW`` mosaic of a
+    supported dtype with finite values, a known pattern, finite black levels and a finite white
+    level above every black level (not above the dtype's maximum for integer data).
+
+    Raises:
+        InputShapeError, InputDtypeError, InputSizeError, InputValueError, UnknownNameError.
+    """
+    name = f"{raw.source or 'RawImage'}: mosaic"
+    check_image(raw.mosaic, name=name, channels=(1,), min_size=2, unit_range=False)
+    if raw.mosaic.ndim != 2:
+        raise InputShapeError(f"{name}: expected HxW, got shape {raw.mosaic.shape}")
+    _bayer.check_pattern(raw.pattern)
+    blacks, white = raw.black_levels, raw.white_level
+    numbers = [*blacks, white] if isinstance(blacks, (tuple, list)) and len(blacks) == 4 else None
+    if numbers is None or any(isinstance(v, bool) or not isinstance(v, (int, float, np.number)) for v in numbers):
+        raise InputValueError(f"{name}: expected 4 black levels and a white level as numbers, "
+                              f"got black_levels={blacks!r}, white_level={white!r}")
+    if not all(np.isfinite(v) for v in numbers) or not white > max(blacks):
+        raise InputValueError(f"{name}: expected finite levels with the white level above every black level, "
+                              f"got black_levels={tuple(blacks)}, white_level={white!r}")
+    if raw.mosaic.dtype.kind == "u" and white > np.iinfo(raw.mosaic.dtype).max:
+        raise InputValueError(f"{name}: expected a white level up to {np.iinfo(raw.mosaic.dtype).max} for "
+                              f"{raw.mosaic.dtype} data, got {white!r}")
+
+
 def normalised_mosaic(raw: RawImage) -> np.ndarray:
     """``HxW`` float32 mosaic: black subtracted per CFA site, divided by (white - black), clipped to [0, 1]."""
     x = raw.mosaic.astype(np.float32)
@@ -419,6 +445,7 @@ def develop(raw: RawImage | str | os.PathLike, model=None, *, wb="camera", color
 
     if not isinstance(raw, RawImage):
         raw = read(raw)
+    check_raw_image(raw)
     colorspace = check_choice(colorspace, COLORSPACES, "colour space")
     gamma = check_choice(gamma, GAMMAS, "transfer curve")
     dtype = np.dtype(dtype)

@@ -327,3 +327,32 @@ def test_a_cfa_that_is_not_bayer_is_reported_as_what_it_holds(tmp_path, cfa, col
     assert str(info.value) == (f"{path}: the CFA pattern holds colours {colours}: expected one each of R and B and "
                                "two G on a diagonal of the 2x2 (RGGB, BGGR, GRBG or GBRG)")
     assert "four-colour" not in str(info.value)
+
+
+@pytest.mark.parametrize("fields,error", [
+    ({"mosaic": np.full((8, 8), np.nan, np.float32)}, "InputValueError"),
+    ({"mosaic": np.zeros((8, 8), np.int32)}, "InputDtypeError"),
+    ({"mosaic": np.zeros((8, 8, 3), np.uint16)}, "InputShapeError"),
+    ({"mosaic": np.zeros((1, 8), np.uint16)}, "InputSizeError"),
+    ({"pattern": "RGBG"}, "UnknownNameError"),
+    ({"white_level": float("nan")}, "InputValueError"),
+    ({"white_level": 70000.0}, "InputValueError"),
+    ({"white_level": 100.0, "black_levels": (200.0, 0.0, 0.0, 0.0)}, "InputValueError"),
+    ({"black_levels": (0.0, 0.0)}, "InputValueError"),
+    ({"black_levels": (0.0, 0.0, float("inf"), 0.0)}, "InputValueError"),
+])
+def test_a_raw_image_made_by_hand_is_checked_before_developing(fields, error):
+    import imgadapt
+    from imgadapt.raw import RawImage, develop
+
+    raw = RawImage(**{"mosaic": np.full((8, 8), 1000, np.uint16), "pattern": "RGGB", **fields})
+    with pytest.raises(getattr(imgadapt, error)):
+        develop(raw, wb="none", colorspace="raw")
+
+
+def test_a_raw_image_made_by_hand_with_sane_levels_develops():
+    from imgadapt.raw import RawImage, develop
+
+    raw = RawImage(mosaic=np.full((8, 8), 0.25, np.float32), pattern="GRBG", white_level=0.5)
+    out = develop(raw, wb="none", colorspace="raw", gamma="linear")
+    assert out.shape == (8, 8, 3) and np.allclose(out, 0.5, atol=1e-3)
