@@ -46,13 +46,15 @@ def test_checksum_verified(registry, model_dir):
         registry.verified_bytes(card)
 
 
-def test_ignores_non_card_json(model_dir):
+def test_skips_non_card_json_with_a_warning(model_dir, caplog):
     (model_dir / "notes.json").write_text(json.dumps([1, 2]))
-    assert "demosaic/conv" in Registry([model_dir]).list()
+    with caplog.at_level("WARNING", logger="imgadapt"):
+        assert "demosaic/conv" in Registry([model_dir]).list()
+    assert "skipping model card" in caplog.text and "notes.json: expected a JSON object" in caplog.text
 
 
 def test_skips_malformed_cards(model_dir, caplog):
     (model_dir / "broken.json").write_text("{not json")
     with caplog.at_level("WARNING", logger="imgadapt"):
         assert "demosaic/conv" in Registry([model_dir]).list()
-    assert "skipping unreadable model card" in caplog.text
+    assert "skipping model card" in caplog.text and "broken.json: expected valid JSON" in caplog.text
