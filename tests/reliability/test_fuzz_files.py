@@ -95,9 +95,12 @@ def _imgadapt(*args: str) -> list[str]:
 
 
 def _check_batch(proc: subprocess.CompletedProcess, inputs: list[Path], out: Path, suffix: str) -> None:
+    """Exit 0 or 1, no traceback, the undamaged first input converted, every other one converted or
+    named in an error, no temporary file left."""
     text = proc.stdout + proc.stderr
     assert proc.returncode in (0, 1), text[-2000:]
     assert "Traceback" not in text, text[-3000:]
+    assert (out / (inputs[0].stem + suffix)).exists(), "the undamaged file was not converted: " + text[-2000:]
     for src in inputs:
         produced = out / (src.stem + suffix)
         if produced.exists():
@@ -124,9 +127,11 @@ def test_batch_commands_survive_damaged_images(mutants, tmp_path, command):
 
 
 def test_convert_survives_damaged_raw_files(mutants, tmp_path):
-    out = tmp_path / "out"
-    folder = mutants["dng"][1].parent
+    out, folder = tmp_path / "out", tmp_path / "in"
+    folder.mkdir()
+    for src in mutants["dng"]:  # the seed first, then its mutants
+        (folder / src.name).write_bytes(src.read_bytes())
     proc = _run(_imgadapt("convert", str(folder), "-o", str(out), "--workers", "0", "-q"),
-                timeout=PER_FILE_SECONDS * MUTANTS)
+                timeout=PER_FILE_SECONDS * len(mutants["dng"]))
     out.mkdir(exist_ok=True)
-    _check_batch(proc, mutants["dng"][1:], out, ".png")
+    _check_batch(proc, [folder / p.name for p in mutants["dng"]], out, ".png")
