@@ -121,9 +121,11 @@ def _prune_and_refit(model, packed, targets, weights, keep_mask, start, border, 
 
 
 def _fit(chosen_errors: torch.Tensor, outputs: int) -> dict:
-    """Training MSE and mean per-crop PSNR from the chosen kernels' errors ``(N, h, w)``."""
+    """Training MSE and mean per-crop PSNR from the chosen kernels' errors ``(N, h, w)``; a crop
+    reproduced exactly (a flat or clipped region) counts as 100 dB, not as an infinite mean."""
     per_crop = chosen_errors.mean((1, 2)) / outputs
-    return {"train_mse": float(per_crop.mean()), "train_psnr": float((-10 * torch.log10(per_crop)).mean())}
+    psnr = -10 * torch.log10(per_crop.clamp_min(1e-10))
+    return {"train_mse": float(per_crop.mean()), "train_psnr": float(psnr.mean())}
 
 
 @torch.no_grad()
