@@ -228,14 +228,15 @@ def ship_demosaic(model, card: dict, args, config: dict, noise: bool = False, on
 
 def _eval_rows(out_dir: Path, task_args: list[str], name: str, extra: list[str] = ()) -> list[dict]:
     """``imgadapt eval TASK_ARGS`` in a fresh, torch-free process (as a user runs it), so torch's
-    thread pool cannot skew the timings; returns its JSON rows."""
+    thread pool cannot skew the timings; returns its JSON rows. The model just trained in
+    ``out_dir`` is the one measured, also when it carries a shipped model's name."""
     import os
     import subprocess
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         rows_path = Path(tmp) / "rows.json"
-        env = dict(os.environ, IMGADAPT_MODEL_PATH=str(Path(out_dir).resolve()))
+        env = dict(os.environ, IMGADAPT_MODEL_PATH=str(Path(out_dir).resolve()), IMGADAPT_ALLOW_OVERRIDE="1")
         subprocess.run([sys.executable, "-m", "imgadapt.cli", "eval", *task_args,
                         "--models", name, "--json", str(rows_path), *extra], check=True, env=env)
         return json.loads(rows_path.read_text())

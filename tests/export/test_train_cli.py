@@ -129,3 +129,17 @@ def test_pafu_selector_learns_only_when_asked(data):
 def test_recorded_command_leaves_out_scheduling(tmp_path):
     command = train_cli._command(["demosaic/pafu-net", "--minutes", "30", "--device=cuda", "--seed", "0"])
     assert command == "imgadapt train demosaic/pafu-net --seed 0"
+
+
+def test_evaluation_measures_the_model_just_trained_under_a_shipped_name(tmp_path, monkeypatch):
+    import subprocess
+
+    seen = {}
+
+    def fake_run(args, check, env):
+        seen.update(env)
+        (__import__("pathlib").Path(args[args.index("--json") + 1])).write_text("[]")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    assert train_cli._eval_rows(tmp_path, ["demosaic", "--images", "x"], "demosaic/pafu-linear") == []
+    assert seen["IMGADAPT_MODEL_PATH"] == str(tmp_path.resolve()) and seen["IMGADAPT_ALLOW_OVERRIDE"] == "1"
