@@ -39,9 +39,9 @@ def arrays(draw, max_side: int = 24):
     if dtype.kind in "ui":
         info = np.iinfo(dtype)
         x = np.clip(x * (float(info.max) + 1), info.min, info.max)
-    x = {"above_one": x * 255 + 1.5, "negative": x - 2, "nan": np.where(x > 0.9, np.nan, x),
-         "inf": np.where(x > 0.9, np.inf, x), "huge": x * 1e300, "constant": np.zeros_like(x)}.get(values, x)
     with np.errstate(invalid="ignore", over="ignore"):
+        x = {"above_one": x * 255 + 1.5, "negative": x - 2, "nan": np.where(x > 0.9, np.nan, x),
+             "inf": np.where(x > 0.9, np.inf, x), "huge": x * 1e300, "constant": np.zeros_like(x)}.get(values, x)
         arr = x.astype(dtype)
     arr = {"fortran": np.asfortranarray(arr), "reversed": arr[::-1, ::-1],
            "strided": arr[::2, ::3], "transposed": arr.swapaxes(0, 1).copy().swapaxes(0, 1)}.get(layout, arr)
