@@ -17,14 +17,38 @@ def test_strict_gpu_fails_loudly_without_cuda():
     assert _session.choose_providers(None, strict=True, available=[CUDA, CPU])[0] == CUDA
 
 
-def test_aliases_and_fallback():
+@pytest.fixture
+def fresh_warning(monkeypatch):
+    """This process has not yet logged its one fall-back warning."""
+    monkeypatch.setattr(_session, "_fallback_warned", False)
+
+
+def test_aliases_and_fallback(fresh_warning, caplog):
     assert _session.choose_providers(["cpu"], available=[CUDA, CPU]) == [CPU]
     assert _session.choose_providers(["cuda"], available=[CUDA, CPU]) == [CUDA, CPU]
-    assert _session.choose_providers(["cuda", "cpu"], available=[CPU]) == [CPU]
+    with caplog.at_level("INFO", logger="imgadapt"):
+        assert _session.choose_providers(["cuda", "cpu"], available=[CPU]) == [CPU]
+    assert not caplog.records  # the CPU was named as the fall-back: no news, as with the default order
     with pytest.raises(ProviderError, match="not available"):
-        _session.choose_providers(["cuda"], available=[CPU])
-    with pytest.raises(ProviderError):
         _session.choose_providers(["cuda", "cpu"], strict=True, available=[CPU])
+    with pytest.raises(ProviderError, match="CUDAExecutionProvider not available.*imgadapt\\[gpu\\]"):
+        _session.choose_providers(["cuda"], strict=True, available=[CPU])
+
+
+def test_explicit_cuda_without_it_runs_on_the_cpu_with_one_warning(fresh_warning, caplog):
+    with caplog.at_level("INFO", logger="imgadapt"):
+        assert _session.choose_providers(["cuda"], available=[CPU]) == [CPU]
+        assert _session.choose_providers("cuda", available=[CPU]) == [CPU]
+    assert [r.levelname for r in caplog.records] == ["WARNING", "INFO"]
+    assert "CUDAExecutionProvider not available in this onnxruntime build" in caplog.records[0].getMessage()
+    assert "running on CPUExecutionProvider instead" in caplog.records[0].getMessage()
+
+
+def test_unknown_provider_names_are_refused():
+    with pytest.raises(ProviderError, match="unknown execution provider.*cdua"):
+        _session.choose_providers(["cdua"], available=[CUDA, CPU])
+    with pytest.raises(ProviderError, match="CUDAExecutionProvider not available"):  # nothing to fall back to
+        _session.choose_providers(["cuda"], available=["AzureExecutionProvider"])
 
 
 def test_threads_must_be_positive():
