@@ -27,7 +27,7 @@ import cv2
 from . import raw as _raw
 from ._errors import ImgadaptError, InputValueError, WorkerError
 from ._headers import check_pixels
-from ._io import IMAGE_SUFFIXES, temp_files, write_array
+from ._io import IMAGE_SUFFIXES, temp_files
 from ._paths import reason, resolve_folder, resolve_input, show
 
 log = logging.getLogger("imgadapt")
@@ -46,6 +46,9 @@ class Settings:
     wb: str | tuple[float, float, float] = "camera"
     colorspace: str = "srgb"
     gamma: str = "srgb"
+    exposure: str | float = "auto"
+    highlights: str = "clip"
+    metadata: bool = True  # the camera's EXIF in the outputs (the ICC profile is always written)
     fmt: str = "png"
     bits: int = 16
     pattern: str | None = None
@@ -231,8 +234,10 @@ def convert_file(job: Job, model, settings: Settings) -> Result:
             image = _raw.read(job.src, pattern=settings.pattern, white_level=settings.white_level,
                               max_pixels=settings.max_pixels)
         out = _raw.develop(image, model, wb=settings.wb, colorspace=settings.colorspace, gamma=settings.gamma,
+                           exposure=settings.exposure, highlights=settings.highlights,
                            dtype="uint16" if settings.bits == 16 else "uint8")
-        write_array(job.dst, out)
+        _raw.write(job.dst, out, image, colorspace=settings.colorspace, gamma=settings.gamma,
+                   exif=settings.metadata)
     except FILE_ERRORS as exc:
         message = str(exc)
         if message.startswith(f"{job.src}: "):

@@ -243,7 +243,7 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
     ``workdir``. Rows:
 
     - ``imgadapt convert``: the batch command (``--wb none --colorspace raw --gamma linear
-      --bits 16``, ``workers`` processes, one thread each), files in and 16-bit PNG files out;
+      --exposure 0 --bits 16``, ``workers`` processes, one thread each), files in and 16-bit PNG files out;
       PSNR of the written files; speed of the whole batch, worker start-up included, one run;
     - ``imgadapt raw.read+develop``: the same pipeline in this process, file to array;
     - ``libraw-ahd``: ``rawpy.imread`` + ``postprocess`` (AHD, gamma 1, no auto-brightness,
@@ -271,14 +271,14 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
     paths = list(truths)
     megapixels = sum(t.shape[0] * t.shape[1] for t in truths.values()) / 1e6
     m = load(model, task="demosaic")
-    linear = {"wb": "none", "colorspace": "raw", "gamma": "linear", "dtype": "uint16"}
+    linear = {"wb": "none", "colorspace": "raw", "gamma": "linear", "exposure": 0, "dtype": "uint16"}
 
     def score(outputs: dict) -> tuple[float, dict]:
         per_image = {Path(p).stem: round(rgb_psnr(outputs[p], truths[p], crop=8, peak=65535), 3) for p in paths}
         return round(mean_psnr(per_image.values()), 3), per_image
 
     rows = []
-    settings = _convert.Settings(model=m.name, wb="none", colorspace="raw", gamma="linear", bits=16)
+    settings = _convert.Settings(model=m.name, wb="none", colorspace="raw", gamma="linear", exposure=0, bits=16)
     jobs, _ = _convert.plan([Path(p) for p in paths], out, settings.suffix, overwrite=True)
     results: list = []
     n_workers = min(len(jobs), workers or _convert.default_workers())

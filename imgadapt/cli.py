@@ -192,7 +192,8 @@ def _cmd_convert(args) -> int:
         log.error("error: reading camera RAW files needs rawpy (LibRaw): %s", _raw.RAW_EXTRA)
         return 2
     settings = _convert.Settings(
-        model=card["name"], wb=args.wb, colorspace=args.colorspace, gamma=args.gamma, fmt=args.format,
+        model=card["name"], wb=args.wb, colorspace=args.colorspace, gamma=args.gamma, exposure=args.exposure,
+        highlights=args.highlights, metadata=not args.strip_metadata, fmt=args.format,
         bits=args.bits, pattern=args.pattern, white_level=args.white_level,
         max_pixels=_max_pixels(args), threads=args.threads, providers=("cpu",) if args.cpu else None)
     out = Path(args.output)
@@ -278,6 +279,20 @@ def _wb_arg(text: str):
         raise argparse.ArgumentTypeError(f"{expected}, finite and within a factor of 1000 of each other, got "
                                          f"{text!r}{ratio + rest if ratio else ''}") from None
     return values
+
+
+def _exposure_arg(text: str):
+    """``--exposure``: auto, or a finite number of EV within +-24 (:func:`imgadapt.raw.check_exposure`)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    expected = "expected auto or a number of EV (0: the sensor's scale, -1 halves, 1 doubles)"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
+    if not abs(value) <= 24:
+        raise argparse.ArgumentTypeError(f"{expected}, finite and within +-24, got {text!r}")
+    return value
 
 
 def _count(minimum: int):
@@ -420,6 +435,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--colorspace", choices=["srgb", "raw"], default="srgb",
                    help="srgb through the camera matrix (default) or raw camera RGB")
     p.add_argument("--gamma", choices=["srgb", "linear"], default="srgb", help="transfer curve (default srgb)")
+    p.add_argument("--exposure", type=_exposure_arg, default="auto", metavar="auto|EV",
+                   help="auto (default): the brightness of LibRaw's default development (the level 1%% of the "
+                        "pixels exceed made white, then LibRaw's mean level; never darker than the sensor's "
+                        "scale); or EV on the sensor's scale: 0 maps the white level to white, -1 halves, 1 doubles")
+    p.add_argument("--highlights", choices=["clip", "blend", "reconstruct"], default="clip",
+                   help="clipped highlights: clip to neutral white (default), blend (dcraw -H 2) or reconstruct "
+                        "from the unclipped channels (dcraw -H 3+); use a negative --exposure to see what returns")
+    p.add_argument("--strip-metadata", action="store_true",
+                   help="do not copy the camera's EXIF (camera, lens, exposure, date, GPS) into the outputs; "
+                        "the ICC profile, which describes the pixels, is still written")
     p.add_argument("--pattern", default=None, type=str.upper, choices=_bayer.PATTERNS,
                    help="Bayer pattern of plain TIFF/PNG/NPY mosaics (camera RAW files record theirs)")
     p.add_argument("--white-level", type=_positive, default=None, help="full scale of plain 10/12/14-bit mosaics")

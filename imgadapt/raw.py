@@ -7,12 +7,19 @@ BGR image:
 
 1. black level subtracted per CFA site, then scaled by the white level to float32 [0, 1];
 2. white balance (``camera``, ``daylight``, ``none`` or R, G, B multipliers; only their ratios
-   matter, and they must be finite, positive and within a factor of 1000) and highlight clipping at
-   the level where the least amplified channel saturates, on the mosaic as dcraw does, so that blown
-   highlights come out neutral white;
+   matter, and they must be finite, positive and within a factor of 1000) and, with
+   ``highlights="clip"``, highlight clipping at the level where the least amplified channel
+   saturates, on the mosaic as dcraw does, so that blown highlights come out neutral white
+   (steps 1 and 2 are one table lookup per CFA site);
 3. demosaicking with an imgadapt model (the registry's default unless one is named), in float32;
-4. colour space (``srgb`` through the camera matrix, or ``raw`` camera RGB), clipped to [0, 1];
-5. transfer curve (``srgb`` or ``linear``) and the camera's orientation.
+4. ``highlights="blend"`` or ``"reconstruct"``: clipped channels blended or rebuilt from the
+   unclipped ones (:mod:`imgadapt._highlights`, dcraw's ``-H 2`` and ``-H 3+``);
+5. colour space (``srgb`` through the camera matrix, or ``raw`` camera RGB) and exposure
+   (``auto``: LibRaw's automatic brightness; or a fixed EV), clipped to [0, 1];
+6. transfer curve (``srgb`` or ``linear``) and the camera's orientation.
+
+:func:`write` saves the result as PNG or TIFF with the camera's EXIF and the ICC profile of the
+output colour space (:mod:`imgadapt._metadata`).
 
 Example:
     >>> import imgadapt.raw
@@ -25,10 +32,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from . import _bayer, _colour
-from ._checks import check_choice, check_image, from_float
+from . import _bayer, _colour, _highlights, _metadata
+from ._checks import check_choice, check_image
 from ._errors import (
     CorruptRawError,
     InputDtypeError,
@@ -38,7 +46,7 @@ from ._errors import (
     UnsupportedRawError,
 )
 from ._headers import format_megapixels
-from ._io import read_array
+from ._io import read_array, write_array
 
 RAW_EXTRA = 'pip install "imgadapt[raw]"'
 
@@ -57,6 +65,9 @@ MAX_PIXELS = 200_000_000
 WB_MODES = ("camera", "daylight", "none")
 COLORSPACES = ("srgb", "raw")
 GAMMAS = ("srgb", "linear")
+HIGHLIGHTS = ("clip", "blend", "reconstruct")
+# Fixed exposures beyond this many EV either way turn any image white or black.
+MAX_EV = 24.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +89,9 @@ class RawImage:
         unusable: metadata the file records but that cannot be used, by attribute name
             (``camera_wb``, ``daylight_wb``, ``camera_to_srgb``) with the reason; those attributes
             are ``None``, and :func:`develop` fails with the reason when it needs one of them.
+        exif: the camera's EXIF (camera, lens, exposure, date, GPS) as a TIFF-structured block,
+            as :func:`write` copies it into outputs; ``None`` when the file has none that
+            :mod:`imgadapt._metadata` reads. :func:`exif_tags` gives it by tag name.
     """
 
     mosaic: np.ndarray
@@ -91,6 +105,7 @@ class RawImage:
     flip: int = 0
     source: str = ""
     unusable: dict[str, str] = field(default_factory=dict, repr=False)
+    exif: bytes | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         h, w = self.mosaic.shape[:2]
@@ -273,7 +288,7 @@ def _read_libraw(path: Path, max_pixels: int) -> RawImage:
         return RawImage(
             mosaic=mosaic, pattern=pattern, black_levels=black_levels, white_level=white,
             camera_wb=camera_wb, daylight_wb=daylight_wb, xyz_to_camera=xyz_to_camera, camera_to_srgb=cam_to_srgb,
-            flip=int(sizes.flip), source=str(path), unusable=unusable)
+            flip=int(sizes.flip), source=str(path), unusable=unusable, exif=_metadata.read_exif(path))
     finally:
         raw.close()
 
@@ -413,8 +428,100 @@ def _ratios(values) -> np.ndarray:
     return values / values.min()
 
 
+def check_exposure(exposure) -> float | None:
+    """``None`` for ``"auto"``, else the exposure in EV as a float (finite, within :data:`MAX_EV`).
+
+    Raises:
+        UnknownNameError: a string other than ``auto``. InputDtypeError: not a string or a number.
+        InputValueError: not finite, or beyond :data:`MAX_EV`.
+    """
+    if isinstance(exposure, str):
+        check_choice(exposure.lower(), ("auto",), "exposure")
+        return None
+    if isinstance(exposure, (bool, np.bool_)) or not isinstance(exposure, (int, float, np.integer, np.floating)):
+        raise InputDtypeError(f"exposure: expected 'auto' or a number of EV, got {type(exposure).__name__}")
+    ev = float(exposure)
+    if not np.isfinite(ev) or abs(ev) > MAX_EV:
+        raise InputValueError(f"exposure: expected 'auto' or a finite number of EV within +-{MAX_EV:g}, "
+                              f"got {exposure!r}")
+    return ev
+
+
+def _site_gains(raw: RawImage, mults: np.ndarray) -> list[float]:
+    index = {"R": 0, "G": 1, "B": 2}
+    return [float(mults[index[c]]) for c in raw.pattern]
+
+
+def scaled_mosaic(raw: RawImage, gains, ceiling: float | None = None, dtype=np.float32) -> np.ndarray:
+    """``HxW`` mosaic: per CFA site k (top-left 2x2, row by row) black subtracted, divided by
+    (white - black), clipped to [0, 1], times ``gains[k]`` and clipped at ``ceiling``; float32,
+    or uint16 (times 65535, rounded; ``ceiling`` at most 1).
+
+    Integer mosaics take one table lookup per site (the table maps every possible value)."""
+    m = raw.mosaic
+    dtype = np.dtype(dtype)
+    out = np.empty(m.shape, dtype)
+    integer = m.dtype.kind == "u" and m.dtype.itemsize <= 2
+    levels = np.arange(np.iinfo(m.dtype).max + 1, dtype=np.float64) if integer else None
+    for k, (black, gain) in enumerate(zip(raw.black_levels, gains)):
+        dy, dx = divmod(k, 2)
+        scale = 1.0 / (raw.white_level - black)
+        if integer:
+            table = np.clip((levels - black) * scale, 0.0, 1.0) * gain
+            if ceiling is not None:
+                np.minimum(table, ceiling, out=table)
+            out[dy::2, dx::2] = _as(table, dtype)[m[dy::2, dx::2]]
+        else:
+            site = np.clip((m[dy::2, dx::2].astype(np.float64) - black) * scale, 0.0, 1.0) * gain
+            out[dy::2, dx::2] = _as(site if ceiling is None else np.minimum(site, ceiling), dtype)
+    return out
+
+
+def _as(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if dtype == np.uint16:
+        return np.rint(np.clip(values, 0.0, 1.0) * 65535).astype(np.uint16)
+    return values.astype(dtype)
+
+
+# A sensor that clips below the white level its file records: LibRaw takes the largest sample
+# as the white level when it lies above this fraction of it (adjust_maximum_thr); imgadapt also
+# asks for a plateau there (saturated samples pile up at one level, a bright but unclipped
+# image does not), of at least this fraction of the samples (and 16).
+ADJUST_MAXIMUM_THR = 0.75
+PLATEAU = (0.005, 1e-4)  # within 0.5 % of the largest sample, at least 1/10000 of the samples
+
+
+def saturation(raw: RawImage) -> float:
+    """The level, as a fraction of the range from black to white, at which the sensor clipped:
+    1, or the largest sample's level when it is above :data:`ADJUST_MAXIMUM_THR` and at least
+    :data:`PLATEAU` of the samples lie within 0.5 % of it. Highlights are clipped there (so that
+    a sensor clipping below its recorded white level still gives neutral highlights); the scale
+    of the data is not changed."""
+    sites = [raw.mosaic[dy::2, dx::2] for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1))]
+    spans = [raw.white_level - black for black in raw.black_levels]
+    top = max((float(site.max()) - black) / span for site, black, span in zip(sites, raw.black_levels, spans))
+    if not ADJUST_MAXIMUM_THR < top < 1.0:
+        return 1.0
+    near = top * (1.0 - PLATEAU[0])
+    count = sum(int(np.count_nonzero(site >= black + near * span))
+                for site, black, span in zip(sites, raw.black_levels, spans))
+    return top if count >= max(16, PLATEAU[1] * raw.mosaic.size) else 1.0
+
+
+def clipped_sites(raw: RawImage, level: float = 1.0) -> np.ndarray:
+    """``HxW`` bool: the samples at :data:`imgadapt._highlights.CLIPPED_FRACTION` of ``level``
+    (a fraction of the range from black to white, :func:`saturation`) or above."""
+    out = np.empty(raw.mosaic.shape, bool)
+    for k, black in enumerate(raw.black_levels):
+        dy, dx = divmod(k, 2)
+        limit = black + _highlights.CLIPPED_FRACTION * level * (raw.white_level - black)
+        out[dy::2, dx::2] = raw.mosaic[dy::2, dx::2] >= limit
+    return out
+
+
 def develop(raw: RawImage | str | os.PathLike, model=None, *, wb="camera", colorspace: str = "srgb",
-            gamma: str = "srgb", orient: bool = True, dtype=np.float32) -> np.ndarray:
+            gamma: str = "srgb", orient: bool = True, dtype=np.float32, exposure="auto",
+            highlights: str = "clip") -> np.ndarray:
     """Develop a RAW image into an ``HxWx3`` BGR image.
 
     Args:
@@ -427,16 +534,34 @@ def develop(raw: RawImage | str | os.PathLike, model=None, *, wb="camera", color
         gamma: ``"srgb"`` (the sRGB transfer curve) or ``"linear"``.
         orient: turn the image as the camera recorded (LibRaw ``flip``).
         dtype: ``float32`` (0-1), ``uint8`` or ``uint16`` (rounded).
+        exposure: ``"auto"`` (default): the brightness of LibRaw's default development. LibRaw's
+            automatic brightness (``auto_bright_thr=0.01``) takes the level exceeded by 1 % of the
+            pixels, in the brightest channel of the linear output, to white (gain 1 to 256); with
+            ``gamma="srgb"`` the gain is then lowered, not below 1, until the mean level equals
+            that of LibRaw's BT.709-like default curve (:func:`imgadapt._colour.auto_gain`). A
+            number: that many EV on the sensor's scale (``0``: the white level of the least
+            amplified channel is white, as LibRaw's ``no_auto_bright``; ``-1`` halves, ``1``
+            doubles).
+        highlights: ``"clip"`` (default; dcraw ``-H 0``): blown highlights neutral white;
+            ``"blend"`` (``-H 2``) or ``"reconstruct"`` (``-H 3+``): see :mod:`imgadapt._highlights`;
+            what they recover above white shows with an exposure below 0 EV.
 
     Returns:
         ``HxWx3`` BGR (``WxHx3`` when the orientation turns it by 90°).
 
-    With ``wb="none", colorspace="raw", gamma="linear"`` the result is the demosaicked, black- and
-    white-scaled sensor data, linear in light.
+    With ``wb="none", colorspace="raw", gamma="linear", exposure=0`` the result is the
+    demosaicked, black- and white-scaled sensor data, linear in light.
+
+    Integer output with ``highlights="clip"`` is developed in 16-bit integers, as LibRaw develops:
+    the mosaic, the model's output, then the matrix and the exposure in one ``cv2.transform`` and,
+    for sRGB, one table lookup (16-bit output within a few levels of 65535 of the exact curve,
+    8-bit within one; see :func:`imgadapt._colour.finish`). Float output and the other highlight
+    modes are developed in float32.
 
     Raises:
-        InputValueError: bad multipliers (see :func:`wb_multipliers`), or ``camera`` / ``daylight`` /
-            ``srgb`` asked of an image that records no white balance or colour matrix.
+        InputValueError: bad multipliers (see :func:`wb_multipliers`), ``camera`` / ``daylight`` /
+            ``srgb`` asked of an image that records no white balance or colour matrix, or an
+            exposure that is not finite or beyond :data:`MAX_EV`.
         CorruptRawError: the file records them, but they cannot be used (``RawImage.unusable``:
             an all-zero, singular, ill-conditioned or non-finite colour matrix; zero, non-finite or
             absurd multipliers); ``colorspace="raw"`` and other ``wb`` choices do without them.
@@ -448,6 +573,8 @@ def develop(raw: RawImage | str | os.PathLike, model=None, *, wb="camera", color
     check_raw_image(raw)
     colorspace = check_choice(colorspace, COLORSPACES, "colour space")
     gamma = check_choice(gamma, GAMMAS, "transfer curve")
+    highlights = check_choice(highlights, HIGHLIGHTS, "highlights")
+    ev = check_exposure(exposure)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.uint8, np.uint16):
         raise InputDtypeError(f"dtype: expected float32, uint8 or uint16, got {dtype}")
@@ -457,31 +584,105 @@ def develop(raw: RawImage | str | os.PathLike, model=None, *, wb="camera", color
             raise CorruptRawError(f"{raw.unusable['camera_to_srgb']}; use colorspace='raw' (--colorspace raw)")
         raise InputValueError(f"{raw.source or 'image'}: colorspace 'srgb' needs the camera's colour matrix, and "
                               "this file has none; use colorspace='raw'")
+    matrix = None
     if colorspace == "srgb":
-        _colour.check_matrix(raw.camera_to_srgb, f"{raw.source or 'image'}: camera_to_srgb")
+        matrix = _colour.check_matrix(raw.camera_to_srgb, f"{raw.source or 'image'}: camera_to_srgb")
     demosaicker = check_model_arg(model, "demosaic")
-    x = normalised_mosaic(raw)
-    # White balance on the mosaic, with the multipliers divided by the largest one so that every
-    # sample stays in [0, 1] for the model (the gain comes back after demosaicking). Highlight
-    # clipping, as dcraw does it: a sample above the saturation of the least amplified channel
-    # (1 / top here) is clipped there before demosaicking, so blown highlights come out neutral
-    # white instead of tinted by the other channels' larger gains, without coloured fringes.
+    return _develop(raw, demosaicker, mults, matrix, gamma, dtype, ev, highlights, orient)
+
+
+def _no_mark(stage: str) -> None:
+    return None
+
+
+def _develop(raw: RawImage, demosaicker, mults: np.ndarray, matrix, gamma: str, dtype: np.dtype, ev: float | None,
+             highlights: str, orient: bool, mark=_no_mark) -> np.ndarray:
+    """:func:`develop` after its checks; ``mark(stage)`` is called as each stage ends (profiling)."""
+    gains = _site_gains(raw, mults)
     top = float(mults.max())
-    if top > 1.0:
-        rgb_index = {"R": 0, "G": 1, "B": 2}
-        for k, colour in enumerate(raw.pattern):
-            dy, dx = divmod(k, 2)
-            x[dy::2, dx::2] *= np.float32(mults[rgb_index[colour]] / top)
-        np.minimum(x, np.float32(1.0 / top), out=x)
-    bgr = demosaicker(x, pattern=raw.pattern)
-    if top > 1.0:
+    h, w = raw.mosaic.shape
+    level = saturation(raw)
+    if highlights == "clip":
+        # White balance and highlight clipping on the mosaic, as dcraw does: a sample above the
+        # saturation of the least amplified channel (``level``, 1 unless the sensor clips below
+        # its white level; the multipliers' smallest is 1) is clipped there before demosaicking,
+        # so blown highlights come out neutral, without coloured fringes. For integer output the
+        # mosaic, the demosaicked image and the linear output are 16-bit integers, as in LibRaw
+        # (the model rounds and clips its output).
+        x = scaled_mosaic(raw, gains, ceiling=level, dtype=np.float32 if dtype == np.float32 else np.uint16)
+        mark("scale")
+        bgr = np.ascontiguousarray(demosaicker(x, pattern=raw.pattern))
+        del x
+        # at the clipping level, where the model overshoots next to clipped regions
+        top_value = level * (65535.0 if bgr.dtype == np.uint16 else 1.0)
+        if bgr.dtype == np.float32 or level < 1.0:
+            cv2.min(bgr.reshape(h, w * 3), np.round(top_value) if bgr.dtype == np.uint16 else top_value,
+                    dst=bgr.reshape(h, w * 3))
+        mark("demosaic")
+    else:
+        # Multipliers over the largest: every sample stays in [0, 1] for the model; the gain comes
+        # back after demosaicking, where channel c saturates at its multiplier.
+        x = scaled_mosaic(raw, [g / top for g in gains])
+        mark("scale")
+        bgr = np.ascontiguousarray(demosaicker(x, pattern=raw.pattern), dtype=np.float32)
+        del x
+        mark("demosaic")
         bgr *= np.float32(top)
-    np.clip(bgr, 0.0, 1.0, out=bgr)
-    if colorspace == "srgb":
-        bgr = _colour.apply_matrix(bgr, raw.camera_to_srgb)
-        np.clip(bgr, 0.0, 1.0, out=bgr)
-    if gamma == "srgb":
-        bgr = _colour.srgb_encode(bgr)
+        if highlights == "blend":
+            _highlights.blend(bgr, level)
+        else:
+            _highlights.reconstruct(bgr, _highlights.clipped_blocks(clipped_sites(raw, level), raw.pattern))
+        mark("highlights")
+    gain = _colour.auto_gain(bgr, matrix, gamma) if ev is None else 2.0 ** ev
+    mark("exposure")
+    out = _colour.finish(bgr, matrix, gain, gamma, dtype)
+    mark("colour+curve")
     if orient and raw.flip:
-        bgr = _colour.orient(bgr, raw.flip)
-    return from_float(np.ascontiguousarray(bgr), dtype)
+        out = _colour.orient(out, raw.flip)
+    out = np.ascontiguousarray(out)
+    mark("orient")
+    return out
+
+
+# LibRaw's flip codes as EXIF orientations (dcraw: bit 1 mirrors columns, 2 rows, 4 transposes).
+EXIF_ORIENTATION = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
+METADATA_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
+
+
+def exif_tags(raw: RawImage) -> dict[str, object]:
+    """The camera's EXIF that :func:`read` found (``RawImage.exif``), by tag name: ``Make``,
+    ``Model``, ``ExposureTime``, ``DateTimeOriginal``, ... (empty without one, or without Pillow)."""
+    return _metadata.describe(raw.exif)
+
+
+def write(path: str | os.PathLike, image: np.ndarray, raw: RawImage | None = None, *, colorspace: str = "srgb",
+          gamma: str = "srgb", orient: bool = True, exif: bool = True, icc: bool = True) -> None:
+    """Write a developed image atomically, as PNG or TIFF (by suffix) with its metadata.
+
+    Args:
+        path: ``.png``, ``.tif`` or ``.tiff`` (other suffixes are written without metadata).
+        image: what :func:`develop` returned.
+        raw: the :class:`RawImage` it was developed from (its EXIF is copied); ``None``: no EXIF.
+        colorspace, gamma: what it was developed with; they choose the ICC profile: sRGB, or sRGB
+            primaries with a linear curve; ``colorspace="raw"`` (camera RGB) gets none.
+        orient: whether it was developed with ``orient=True``: EXIF Orientation 1 (upright);
+            ``False`` records the camera's orientation instead, for viewers to apply.
+        exif: copy the camera's EXIF (PNG ``eXIf`` chunk, TIFF EXIF directory) with Orientation,
+            Software and the pixel dimensions of the output; ``False`` leaves it out.
+        icc: embed the ICC profile (PNG ``iCCP``, TIFF InterColorProfile).
+
+    Metadata needs Pillow (the ``raw`` extra); without it the image is written with pixels only.
+    TIFF outputs are Deflate-compressed with a horizontal predictor (tifffile, level 1).
+    """
+    path = Path(path)
+    colorspace = check_choice(colorspace, COLORSPACES, "colour space")
+    gamma = check_choice(gamma, GAMMAS, "transfer curve")
+    if path.suffix.lower() not in METADATA_SUFFIXES:
+        write_array(path, image)
+        return
+    block = None
+    orientation = 1 if orient or raw is None else EXIF_ORIENTATION.get(int(raw.flip), 1)
+    if exif and raw is not None and (raw.exif or orientation != 1):
+        block = _metadata.output_exif(raw.exif, image.shape[1], image.shape[0], orientation)
+    profile = _metadata.icc_profile(gamma) if icc and colorspace == "srgb" else None
+    write_array(path, image, exif=block, icc=profile, compression="deflate")

@@ -98,3 +98,100 @@ def write_odd_cfa_dng(path, kind, h=48, w=60):
     """A DNG whose sensor is not a 2x2 RGB Bayer: ``"xtrans"`` (6x6) or ``"cmyg"`` (four colours)."""
     dim, cfa, planes = {"xtrans": ((6, 6), XTRANS, (0, 1, 2)), "cmyg": ((2, 2), (0, 1, 2, 3), (3, 4, 5, 1))}[kind]
     write_tagged_dng(path, cfa=cfa, dim=dim, planes=planes, neutral=(1,) * len(planes), shape=(h, w))
+
+
+# EXIF tags a test DNG can carry: name -> (tag, TIFF type). Types: 2 ASCII, 3 SHORT, 5 RATIONAL, 7 UNDEFINED.
+EXIF_TAGS = {"Make": (271, 2), "Model": (272, 2), "DateTime": (306, 2), "Artist": (315, 2),
+             "ExposureTime": (33434, 5), "FNumber": (33437, 5), "ISOSpeedRatings": (34855, 3),
+             "DateTimeOriginal": (36867, 2), "FocalLength": (37386, 5), "MakerNote": (37500, 7),
+             "LensModel": (42036, 2), "GPSLatitudeRef": (1, 2), "GPSLatitude": (2, 5)}
+IFD0_NAMES = ("Make", "Model", "DateTime", "Artist")
+
+
+def _tiff_value(kind: int, value) -> tuple[int, bytes]:
+    """(count, little-endian bytes) of a TIFF value: str for ASCII, int(s) for SHORT,
+    (numerator, denominator) pair(s) for RATIONAL, bytes for UNDEFINED."""
+    import struct
+
+    if kind == 2:
+        data = value.encode() + b"\x00"
+        return len(data), data
+    if kind == 7:
+        return len(value), bytes(value)
+    if kind == 3:
+        values = [value] if isinstance(value, int) else list(value)
+        return len(values), struct.pack(f"<{len(values)}H", *values)
+    pairs = [value] if isinstance(value[0], int) else list(value)
+    return len(pairs), b"".join(struct.pack("<II", n, d) for n, d in pairs)
+
+
+def _directory(entries: dict[int, tuple[int, int, bytes]], at: int) -> bytes:
+    """A little-endian IFD placed at offset ``at``: entries ``{tag: (type, count, data)}`` with
+    data over 4 bytes stored after the table; no next directory."""
+    import struct
+
+    table, extra = b"", b""
+    data_at = at + 2 + 12 * len(entries) + 4
+    for tag in sorted(entries):
+        kind, count, data = entries[tag]
+        if len(data) <= 4:
+            table += struct.pack("<HHI", tag, kind, count) + data.ljust(4, b"\x00")
+        else:
+            table += struct.pack("<HHII", tag, kind, count, data_at + len(extra))
+            extra += data + b"\x00" * (len(data) % 2)
+    return struct.pack("<H", len(entries)) + table + b"\x00\x00\x00\x00" + extra
+
+
+def add_exif(path, tags: dict) -> None:
+    """Give a little-endian DNG written by :func:`write_dng` the camera metadata ``tags`` (names
+    of :data:`EXIF_TAGS`): first-directory tags in IFD0, the rest in an EXIF directory (GPS
+    names in a GPS directory). Written with struct, independently of imgadapt: the directories
+    are appended and a new IFD0 (the old entries and the new ones) replaces the first."""
+    import struct
+
+    data = bytearray(Path(path).read_bytes())
+    assert data[:4] == b"II*\x00"
+    first = struct.unpack("<I", data[4:8])[0]
+    count = struct.unpack("<H", data[first:first + 2])[0]
+    old = {}
+    for i in range(count):
+        tag, kind, n, raw_value = struct.unpack("<HHI4s", data[first + 2 + 12 * i:first + 14 + 12 * i])
+        old[tag] = (kind, n, raw_value)  # values over 4 bytes stay where they are: raw_value is their offset
+    groups = {"ifd0": {}, "exif": {}, "gps": {}}
+    for name, value in tags.items():
+        tag, kind = EXIF_TAGS[name]
+        group = "ifd0" if name in IFD0_NAMES else "gps" if name.startswith("GPS") else "exif"
+        groups[group][tag] = (kind, *_tiff_value(kind, value))
+    data += b"\x00" * (len(data) % 2)
+    pointers = {}
+    for group, pointer in (("exif", 34665), ("gps", 34853)):
+        if groups[group]:
+            pointers[pointer] = len(data)
+            data += _directory(groups[group], len(data))
+            data += b"\x00" * (len(data) % 2)
+    new = {tag: (kind, n, raw_value) for tag, (kind, n, raw_value) in old.items()}
+    entries = {}
+    for tag, (kind, n, payload) in groups["ifd0"].items():
+        entries[tag] = (kind, n, payload)
+    for tag, offset in pointers.items():
+        entries[tag] = (4, 1, struct.pack("<I", offset))
+    # new IFD0: old entries verbatim (offsets unchanged), new ones with their data after the table
+    at = len(data)
+    merged = {t: v for t, v in new.items() if t not in entries}
+    table, extra = b"", b""
+    all_tags = sorted(set(merged) | set(entries))
+    data_at = at + 2 + 12 * len(all_tags) + 4
+    for tag in all_tags:
+        if tag in merged:
+            kind, n, raw_value = merged[tag]
+            table += struct.pack("<HHI", tag, kind, n) + raw_value
+            continue
+        kind, n, payload = entries[tag]
+        if len(payload) <= 4:
+            table += struct.pack("<HHI", tag, kind, n) + payload.ljust(4, b"\x00")
+        else:
+            table += struct.pack("<HHII", tag, kind, n, data_at + len(extra))
+            extra += payload + b"\x00" * (len(payload) % 2)
+    data += struct.pack("<H", len(all_tags)) + table + b"\x00\x00\x00\x00" + extra
+    data[4:8] = struct.pack("<I", at)
+    Path(path).write_bytes(bytes(data))

@@ -18,7 +18,7 @@ pytest.importorskip("rawpy", reason="camera RAW files are read with rawpy (raw e
 
 # A camera-like XYZ -> camera matrix (rows R, G, B), as in a DNG ColorMatrix1.
 CAMERA_MATRIX = np.array([[0.90, -0.25, -0.08], [-0.40, 1.25, 0.12], [-0.05, 0.18, 0.62]])
-LINEAR_RAW = {"wb": "none", "colorspace": "raw", "gamma": "linear"}
+LINEAR_RAW = {"wb": "none", "colorspace": "raw", "gamma": "linear", "exposure": 0}
 
 
 def errors(caplog) -> str:
@@ -354,5 +354,5 @@ def test_a_raw_image_made_by_hand_with_sane_levels_develops():
     from imgadapt.raw import RawImage, develop
 
     raw = RawImage(mosaic=np.full((8, 8), 0.25, np.float32), pattern="GRBG", white_level=0.5)
-    out = develop(raw, wb="none", colorspace="raw", gamma="linear")
+    out = develop(raw, wb="none", colorspace="raw", gamma="linear", exposure=0)
     assert out.shape == (8, 8, 3) and np.allclose(out, 0.5, atol=1e-3)

@@ -19,7 +19,7 @@ from imgadapt._progress import Progress
 
 pytest.importorskip("rawpy", reason="camera RAW files are read with rawpy (raw extra)")
 
-LINEAR = ["--wb", "none", "--colorspace", "raw", "--gamma", "linear"]
+LINEAR = ["--wb", "none", "--colorspace", "raw", "--gamma", "linear", "--exposure", "0"]
 
 
 def snapshot(folder: Path) -> dict:
@@ -80,7 +80,7 @@ def test_linear_16_bit_output_is_what_develop_returns(installed, tmp_path, dng):
     out = tmp_path / "out"
     assert cli.main(["convert", str(src / "a.dng"), "-o", str(out), "--workers", "0", "--bits", "16", *LINEAR]) == 0
     expected = raw.develop(raw.read(src / "a.dng"), "demosaic/conv", wb="none", colorspace="raw", gamma="linear",
-                           dtype="uint16")
+                           exposure=0, dtype="uint16")
     np.testing.assert_array_equal(read_array(out / "a.png"), expected)
     assert cli.main(["convert", str(src / "a.dng"), "-o", str(out), "--workers", "0", "--format", "tiff",
                      "--bits", "8"]) == 0
@@ -280,3 +280,25 @@ def test_eval_raw_measures_convert_and_libraw_on_the_same_files(workers_see_mode
     assert by_method["imgadapt convert"]["per_image"] == by_method["imgadapt raw.read+develop"]["per_image"]
     assert by_method["libraw-ahd imread+postprocess"]["psnr_db"] > 30
     assert all(r["mp_s"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("option", [["--exposure", "bright"], ["--exposure", "nan"], ["--exposure", "30"],
+                                    ["--highlights", "unclip"]])
+def test_bad_exposure_and_highlights_options_are_usage_errors(tmp_path, capsys, option):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["convert", str(tmp_path), "-o", str(tmp_path / "out"), *option])
+    assert info.value.code == 2
+    assert option[0] in capsys.readouterr().err
+
+
+def test_exposure_and_highlights_reach_the_outputs(installed, tmp_path, dng):
+    src = tmp_path / "in"
+    src.mkdir()
+    dng.write(src / "a.dng", dng.scene(40, 60, lo=0.02, hi=0.2), "RGGB", black=512, white=16383)
+    image = raw.read(src / "a.dng")
+    for options, kwargs in (([], {}), (["--exposure", "-0.5"], {"exposure": -0.5}),
+                            (["--exposure", "auto", "--highlights", "reconstruct"], {"highlights": "reconstruct"})):
+        out = tmp_path / f"out{len(options)}"
+        assert cli.main(["convert", str(src), "-o", str(out), "--workers", "0", *options]) == 0
+        np.testing.assert_array_equal(read_array(out / "a.png"),
+                                      raw.develop(image, "demosaic/conv", dtype="uint16", **kwargs))
