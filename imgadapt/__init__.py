@@ -2,8 +2,8 @@
 
 Arrays follow OpenCV: ``HxW`` gray or Bayer mosaics (``HxWx1`` is read as ``HxW``), ``HxWx3`` BGR
 images; uint8, uint16 or float32/float64 in [0, 1] (other float values raise :class:`InputValueError`);
-outputs keep the input's dtype. See :func:`load` for sessions, providers, threads and tiling;
-:mod:`imgadapt.raw` for camera RAW files.
+outputs keep the input's dtype. See :func:`load` for sessions, providers, threads and the tile
+policy, :meth:`Model.batch` for many frames in batched calls; :mod:`imgadapt.raw` for camera RAW files.
 """
 from __future__ import annotations
 

@@ -48,6 +48,12 @@ def add_parser(sub, count, positive) -> None:
     p.add_argument("--untiled-max", type=positive, default=_bench.UNTILED_MAX_MP,
                    help="--scaling: also run models untiled on inputs of more than one tile up to this many "
                         f"input megapixels (default {_bench.UNTILED_MAX_MP:g})")
+    p.add_argument("--api-overhead", action="store_true",
+                   help="the public API against the bare network on one frame of --api-megapixels (uint16 mosaic / "
+                        "uint8 BGR), and --batch-frames frames of 512x512 in a loop against Model.batch")
+    p.add_argument("--api-megapixels", type=positive, default=24.0, help="--api-overhead: frame size (default 24)")
+    p.add_argument("--batch-frames", type=count(0), default=256,
+                   help="--api-overhead: frames for the batch measurement (default 256; 0 skips it)")
     p.set_defaults(func=run)
 
 
@@ -97,6 +103,8 @@ def run(args) -> int:
     from ._progress import Progress
 
     progress = Progress(0, enabled=False if getattr(args, "quiet", False) else None, unit="runs")
+    if getattr(args, "api_overhead", False):
+        return _run_api_overhead(args)
     try:
         if args.scaling:
             rows = _bench.scaling(args.task, scale=args.scale, models=args.models, only=args.only, sizes=args.sizes,
@@ -128,4 +136,26 @@ def run(args) -> int:
             _bench_plot.save(chart, args.plot)
         except (ImgadaptError, OSError, ImportError) as exc:
             print(f"note: no chart written ({exc})")
+    return 0
+
+
+def _run_api_overhead(args) -> int:
+    """``--api-overhead``: :mod:`imgadapt._api_bench` rows, printed (and written with ``--json``)."""
+    from . import _api_bench
+    from ._errors import ImgadaptError
+
+    name = args.models[0] if args.models else None
+    side = (args.api_megapixels * 1e6 / 6) ** 0.5
+    shape = (max(2, int(side * 2) // 2 * 2), max(2, int(side * 3) // 2 * 2))
+    try:
+        rows = _api_bench.api_overhead(args.task, name, args.scale, shape=shape, repeats=args.repeats)
+        if args.batch_frames:
+            rows += _api_bench.batch_throughput(args.task, name, args.scale, frames=args.batch_frames,
+                                                repeats=max(1, min(args.repeats, 3)))
+    except (ImgadaptError, ImportError) as exc:
+        log.error("error: %s", exc)
+        return 2
+    print("\n".join(_api_bench.table(rows)))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0

@@ -6,9 +6,10 @@ model pads with zeros at the image border and the tile grid keeps the data's pha
 
 The image itself is never copied whole: a :class:`Padded` image is the input array (its own dtype,
 layout and strides) with borders described by index arrays, and each tile's window is read from
-it on its own (mirrored or replicated where it crosses the border). The caller converts each
-window to the network's float32 and writes each finished tile into the output, so memory is the
-input, the output and a working set of one tile, whatever the frame size.
+it on its own (mirrored or replicated where it crosses the border); :func:`fill_window` converts a
+window straight into the network's float32 buffer without gathering it first. The caller writes
+each finished tile into the output, so memory is the input, the output and a working set of one
+tile, whatever the frame size.
 """
 from __future__ import annotations
 
@@ -63,6 +64,78 @@ def take_window(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
     return np.ascontiguousarray(window)
 
 
+def _longest_run(index: np.ndarray) -> tuple[int, int]:
+    """``(start, stop)``: the longest stretch of ``index`` whose values go up by one at each step."""
+    if len(index) < 2:
+        return 0, len(index)
+    breaks = np.flatnonzero(np.diff(index) != 1) + 1
+    edges = np.concatenate(([0], breaks, [len(index)]))
+    k = int(np.argmax(np.diff(edges)))
+    return int(edges[k]), int(edges[k + 1])
+
+
+def fill_window(dst: np.ndarray, image: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                convert: Callable[[np.ndarray, np.ndarray], None],
+                runs: tuple[tuple[int, int], tuple[int, int]] | None = None) -> None:
+    """``dst[:] = convert(image[rows][:, cols])`` without gathering the window first.
+
+    ``convert(src, out)`` maps an ``h x w[xC]`` block of ``image`` to ``out`` (``(C', h, w)``, a view of
+    ``dst``) pixel by pixel; ``dst`` is ``(C', len(rows), len(cols))``. The block of the window that is
+    a plain rectangle of ``image`` (its longest runs of consecutive rows and columns, or ``runs``:
+    ``((r0, r1), (c0, c1))`` where the caller knows them) is converted straight from the image (a view:
+    no copy of it in its own dtype); the mirrored or replicated borders are copied from converted
+    pixels where their source lies in that block and converted on their own elsewhere. Conversion is
+    per pixel, so the result is the gathered window's, exactly.
+    """
+    (r0, r1), (c0, c1) = runs if runs is not None else (_longest_run(rows), _longest_run(cols))
+    i0, j0 = int(rows[r0]), int(cols[c0])
+    convert(image[i0:i0 + r1 - r0, j0:j0 + c1 - c0], dst[:, r0:r1, c0:c1])
+
+    def parts(index, a, b, first):
+        """Positions outside ``a:b`` whose source lies in the block, as (targets, sources) pairs of
+        slices where they run by one (mirrors do), and the positions whose source lies outside."""
+        pairs, far = [], []
+        for lo, hi in ((0, a), (b, len(index))):
+            if lo == hi:
+                continue
+            src = index[lo:hi] - first
+            if src.min() >= 0 and src.max() < b - a:
+                pairs.append((slice(lo, hi), _slice_of(src + a)))
+                continue
+            pos = np.arange(lo, hi)
+            inside = (src >= 0) & (src < b - a)
+            pairs.append((pos[inside], src[inside] + a))
+            far.append(pos[~inside])
+        far = np.concatenate(far) if far else ()
+        return pairs, far
+    pairs, far = parts(cols, c0, c1, j0)
+    for target, source in pairs:
+        dst[:, r0:r1, target] = dst[:, r0:r1, source]
+    if len(far):
+        dst[:, r0:r1, far] = _converted(image, rows[r0:r1], cols[far], convert, dst)
+    pairs, far = parts(rows, r0, r1, i0)
+    for target, source in pairs:
+        dst[:, target, :] = dst[:, source, :]
+    if len(far):
+        dst[:, far, :] = _converted(image, rows[far], cols, convert, dst)
+
+
+def _slice_of(index: np.ndarray):
+    """``index`` as a slice where it runs up or down by one (a view serves), else itself."""
+    first, last = int(index[0]), int(index[-1])
+    step = 1 if last >= first else -1
+    runs = abs(last - first) + 1 == len(index)
+    if runs and (len(index) <= 2 or (index == np.arange(first, last + step, step)).all()):
+        return slice(first, None if last + step < 0 else last + step, step)
+    return index
+
+
+def _converted(image, rows, cols, convert, like):
+    out = np.empty((like.shape[0], len(rows), len(cols)), like.dtype)
+    convert(take_window(image, rows, cols), out)
+    return out
+
+
 class Padded:
     """An ``HxW`` or ``HxWxC`` image extended at its borders without copying it.
 
@@ -110,13 +183,13 @@ def iter_tiles(fn: Callable[[np.ndarray], np.ndarray], x, *, tile: int | None, h
         return
     ry0, ry1, rx0, rx1 = region if region is not None else (0, h, 0, w)
     tile = max(_round_up(tile, multiple), multiple)
-    for y0, y1, ya, yb in _spans(ry0, ry1, h, tile, halo, multiple):
-        for x0, x1, xa, xb in _spans(rx0, rx1, w, tile, halo, multiple):
+    for y0, y1, ya, yb in spans(ry0, ry1, h, tile, halo, multiple):
+        for x0, x1, xa, xb in spans(rx0, rx1, w, tile, halo, multiple):
             result = run(ya, yb, xa, xb)
             yield y0, y1, x0, x1, result[:, (y0 - ya) * scale:(y1 - ya) * scale, (x0 - xa) * scale:(x1 - xa) * scale]
 
 
-def _spans(r0: int, r1: int, n: int, tile: int, halo: int, multiple: int) -> list[tuple[int, int, int, int]]:
+def spans(r0: int, r1: int, n: int, tile: int, halo: int, multiple: int) -> list[tuple[int, int, int, int]]:
     """``(core start, core end, window start, window end)`` along one axis of length ``n``: cores of
     equal size (at most ``tile``, multiples of ``multiple``) covering ``r0:r1``, each in a window
     reaching ``halo`` beyond it or to the axis' end. Windows all have the same size where the axis
@@ -126,12 +199,12 @@ def _spans(r0: int, r1: int, n: int, tile: int, halo: int, multiple: int) -> lis
     count = -(-(r1 - g0) // tile)
     step = _round_up(-(-(r1 - g0) // count), multiple)
     size = step + 2 * halo
-    spans = []
+    out = []
     for c0 in range(g0, r1, step):
         c1 = min(c0 + step, r1)
         w0 = max(0, min(c0 - halo, (n - size) // multiple * multiple))
-        spans.append((c0, c1, w0, min(n, max(w0 + size, c1 + halo))))
-    return spans
+        out.append((c0, c1, w0, min(n, max(w0 + size, c1 + halo))))
+    return out
 
 
 def run_tiled(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, *, tile: int | None, halo: int,

@@ -48,5 +48,40 @@ def test_tile_origin_keeps_even_phase():
 
 
 def test_bad_tile(registry):
-    with pytest.raises(ValueError, match="tile: expected None or an integer >= 0"):
+    with pytest.raises(ValueError, match=r"tile: expected \"auto\", None or an integer >= 0"):
         imgadapt.load("demosaic/conv", registry=registry, tile=-4)
+
+
+@pytest.mark.parametrize("shape", [(40, 33), (40, 33, 3), (3, 2), (1, 7)])
+def test_fill_window_equals_converting_the_gathered_window(rng, shape):
+    """Windows with mirrored, replicated and folded borders, and odd index runs, converted in place."""
+    from imgadapt._tiling import REFLECT_101, REPLICATE, border_index, fill_window, take_window
+
+    image = rng.integers(0, 65536, shape).astype(np.uint16)
+    h, w = shape[:2]
+
+    def convert(src, dst):
+        src = src if src.ndim == 3 else src[..., None]
+        for k in range(dst.shape[0]):
+            np.multiply(src[..., k % src.shape[2]], np.float32(1 / 65535), out=dst[k])
+    channels = 3 if len(shape) == 3 else 2
+    for pads in ([(1, 0, REFLECT_101), (6, 6, REFLECT_101)], [(0, 1, REFLECT_101), (9, 9, REPLICATE)],
+                 [(2, 2, REPLICATE)]):
+        if h < 2 or w < 2:
+            pads = [(p[0], p[1], REPLICATE) for p in pads]
+        rows, cols = border_index(h, pads), border_index(w, pads)
+        for window in ((0, len(rows), 0, len(cols)), (1, len(rows) // 2, 0, 5), (3, len(rows), 2, len(cols) - 1)):
+            r, c = rows[window[0]:window[1]], cols[window[2]:window[3]]
+            if not len(r) or not len(c):
+                continue
+            got = np.full((channels, len(r), len(c)), np.nan, np.float32)
+            fill_window(got, image, r, c, convert)
+            expected = np.empty_like(got)
+            convert(take_window(image, r, c), expected)
+            np.testing.assert_array_equal(got, expected)
+    odd = np.array([5, 4, 3, 9, 10, 11, 12, 0, 0, 1]) % h
+    got = np.empty((channels, len(odd), 3), np.float32)
+    fill_window(got, image, odd, np.array([2, 1, 0]) % w, convert)
+    expected = np.empty_like(got)
+    convert(take_window(image, odd, np.array([2, 1, 0]) % w), expected)
+    np.testing.assert_array_equal(got, expected)
