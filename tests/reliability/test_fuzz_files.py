@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.runtime.conftest import linear_scene, write_dng
+from tests._raw_files import linear_scene, write_dng
 from tests.reliability.mutate import fuzz_files
 
 PER_FILE_SECONDS = 20
