@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
 def image_paths(folders: str | Path | Sequence[str | Path]) -> list[Path]:
@@ -30,9 +30,24 @@ def read_image(path: str | Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarra
     return img
 
 
-def load_folder(folder: str | Path | Sequence[str | Path], gray: bool = False) -> list[np.ndarray]:
+class ImageSet(list):
+    """Training images that keep each downscaled copy :func:`random_crops` makes, so a crop at a
+    scale other than 1 costs a slice rather than a resize of the whole image."""
+
+    def __init__(self, images=()):
+        super().__init__(images)
+        self._scaled: dict[tuple[int, float], np.ndarray] = {}
+
+    def at_scale(self, index: int, scale: float) -> np.ndarray:
+        key = (index, scale)
+        if key not in self._scaled:
+            self._scaled[key] = cv2.resize(self[index], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return self._scaled[key]
+
+
+def load_folder(folder: str | Path | Sequence[str | Path], gray: bool = False) -> ImageSet:
     """All images of a folder (or of several) as float32 arrays in [0, 1]: ``HxWx3`` RGB, or ``HxW`` with ``gray``."""
-    images = []
+    images = ImageSet()
     for path in image_paths(folder):
         img = read_image(path)
         scale = 65535.0 if img.dtype == np.uint16 else 255.0
@@ -61,10 +76,12 @@ def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random
     Bayer-aligned)."""
     out = np.empty((count, size, size, 3), np.float32)
     for i in range(count):
-        img = images[rng.integers(len(images))]
+        index = int(rng.integers(len(images)))
+        img = images[index]
         s = float(rng.choice(scales))
         if s != 1.0 and min(img.shape[:2]) * s >= size:
-            img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+            img = (images.at_scale(index, s) if isinstance(images, ImageSet) else
+                   cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA))
         h, w = img.shape[:2]
         if h < size or w < size:
             img = cv2.resize(img, (max(w, size), max(h, size)), interpolation=cv2.INTER_CUBIC)

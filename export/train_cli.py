@@ -36,16 +36,25 @@ def _portable(path):
 _UNRECORDED = ("--out", "--runs", "--minutes", "--device")
 
 
-def _command(argv: list[str]) -> str:
+def _command(argv: list[str], steps: int | None = None) -> str:
     """The command as recorded in a card: paths made portable; where the files went and how the run
     was scheduled (``--out``, ``--runs``, ``--minutes``, ``--device``) left out since they do not
-    change the model."""
+    change the model; ``steps`` (a schedule fitted to a time budget) replaces ``--fit-steps`` and the
+    value of ``--steps``."""
     words, skip = [], False
     for a in argv:
         if skip or a in _UNRECORDED or a.startswith(tuple(o + "=" for o in _UNRECORDED)):
             skip = a in _UNRECORDED
             continue
+        if a == "--fit-steps" and steps is not None:
+            continue
         words.append(_portable(a) if Path(a).exists() else a)
+    if steps is not None:
+        for i, w in enumerate(words):
+            if w == "--steps" and i + 1 < len(words):
+                words[i + 1] = str(steps)
+            elif w.startswith("--steps="):
+                words[i] = f"--steps={steps}"
     return "imgadapt train " + shlex.join(words)
 
 
@@ -142,6 +151,7 @@ def train_sr_net(args, argv) -> dict:
     elif not plain:
         raise SystemExit(f"{args.name} starts from a trained linear PAFU upscaler: pass --init "
                          f"models/sr/pafu-linear-x{args.name[-1]}.pt")
+    config.update({k: v for k, v in (("features", args.features), ("depth", args.depth)) if v})
     model = nets.create(args.name, **config)
     s = model.scale
     images = load_folder(args.data)
@@ -174,7 +184,7 @@ def train_sr_net(args, argv) -> dict:
         "input": {"channels": 1, "colour": "luma (BT.601 Y); chroma by bicubic interpolation",
                   "range": "0-1 float, 8-bit trained"},
         "receptive_field": model.receptive_field, "default_rank": 0 if plain else 2,
-        "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
+        "train": {"command": _command(argv, summary["steps"]), "data": _portable(args.data), "seed": args.seed,
                   "linear_path": (f"least-squares 5x5 convolution over {args.crops} crops, frozen" if plain else
                                   f"{_portable(args.init)}, frozen"), **summary},
     }
@@ -274,7 +284,8 @@ def _run_options(args) -> dict:
     from .train_net import l1_loss
 
     deadline = time.monotonic() + 60 * args.minutes if args.minutes else None
-    options = {"device": _device(args.device), "deadline": deadline}
+    options = {"device": _device(args.device), "deadline": deadline, "fit_steps": args.fit_steps,
+               "usage_balance": args.usage_balance}
     if args.loss == "l1":
         options["loss_fn"] = l1_loss
     elif args.loss == "mse":
@@ -350,7 +361,7 @@ def train_demosaic_net(args, argv) -> dict:
                        + (" Trained on mosaics with heteroscedastic noise (joint denoising)." if noise else ""),
         "input": MOSAIC_INPUT, "receptive_field": exported.receptive_field,
         "default_rank": 0,  # the linear model stays the default: 1 dB over LibRaw AHD at several times its speed
-        "train": {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
+        "train": {"command": _command(argv, summary["steps"]), "data": _portable(args.data), "seed": args.seed,
                   "init": _portable(args.init) if args.init else None, "init_train": _init_train(args.init),
                   "noise": noise, **summary},
         "export": {"optimizations": [shrink] if shrink else []},
@@ -472,8 +483,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3000, help="networks: optimiser steps")
     parser.add_argument("--batch", type=int, default=16, help="networks: crops per step")
     parser.add_argument("--lr", type=float, default=1e-3, help="networks: peak learning rate")
-    parser.add_argument("--features", type=int, default=None, help="demosaicking networks: body width "
-                                                                  "(default: the architecture's)")
+    parser.add_argument("--features", type=int, default=None, help="demosaicking and super-resolution networks: "
+                                                                  "body width (default: the architecture's)")
+    parser.add_argument("--depth", type=int, default=None, help="super-resolution networks: 3x3 layers after the "
+                                                               "5x5 one (default: the architecture's)")
     parser.add_argument("--blocks", type=int, default=None, help="demosaicking networks: residual blocks "
                                                                 "(default: the architecture's)")
     parser.add_argument("--kernel-lr-scale", type=float, default=0.0,
@@ -484,6 +497,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=_minutes, default=None,
                         help="networks: stop after this many minutes with the run checkpointed (exit status 75); "
                              "the same command resumes it")
+    parser.add_argument("--fit-steps", action="store_true",
+                        help="networks, with --minutes: shorten --steps to what the time budget allows at the rate "
+                             "of the first steps, the learning-rate schedule ending in time")
+    parser.add_argument("--usage-balance", type=float, default=0.0,
+                        help="networks: weight of the load-balance loss of PAFUs trained end to end (keeps "
+                             "their selection from collapsing onto one kernel; 0: off)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="networks: where to train (default: CUDA when torch sees it, else the CPU)")
     parser.add_argument("--loss", choices=("psnr", "mse", "l1"), default="psnr",

@@ -38,6 +38,11 @@ def reflect_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
     return F.pad(x, (pad, pad, pad, pad), mode="reflect")
 
 
+# Steps after a (re)start between which the rate is measured for fit_steps: late enough that
+# start-up (data caches, CUDA autotuning, other runs still loading) is over.
+FIT_PROBE = (200, 700)
+
+
 class TimeBudgetReached(Exception):
     """Training stopped at its time budget; the checkpoint holds ``step`` steps and a rerun resumes."""
 
@@ -57,13 +62,13 @@ def _set_layout(model: torch.nn.Module, layout: torch.memory_format) -> None:
             m.to(memory_format=layout)
 
 
-def _save(checkpoint, model, opt, sched, step: int, history: list) -> None:
+def _save(checkpoint, model, opt, sched, step: int, history: list, steps: int) -> None:
     """Write the run atomically: a run killed while saving keeps its previous checkpoint."""
     path = Path(checkpoint)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "step": step, "history": history}, partial)
+                "step": step, "history": history, "steps": steps}, partial)
     partial.replace(path)
 
 
@@ -73,7 +78,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
                   jitter: float = 0.05, exposure=(1.0, 1.0), scales=(1.0, 0.7, 0.5, 0.35, 0.25),
                   balance: float | None = 5e-6, checkpoint: Path | None = None, log_every: int = 50,
                   fixed_pafu: bool = True, batch_fn=None, loss_fn=None, deadline: float | None = None,
-                  device: str | torch.device = "cpu") -> dict:
+                  device: str | torch.device = "cpu", usage_balance: float = 0.0, fit_steps: bool = False) -> dict:
     """AdamW with a one-cycle schedule on the error of the output.
 
     Batches are demosaicking crops (:func:`make_batch`) unless ``batch_fn(rng)`` gives
@@ -91,16 +96,21 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     overwritten; at the default 0 the input layer stays frozen and costs no backward pass. The
     network trains in channels-last layout (twice as fast for the envelopes' depthwise
     convolutions on a CPU). Without ``fixed_pafu``, PAFUs train whole: straight-through
-    Gumbel-softmax selection and the decorrelation penalty. A checkpoint is written every
+    Gumbel-softmax selection and the decorrelation penalty, plus ``usage_balance`` times their
+    load-balance loss (:meth:`~export.layers.pafu.PAFU.usage_balance_loss`). A checkpoint is written every
     ``log_every`` steps and training resumes from it. Batches are made on the CPU and trained on
     ``device``. Past ``deadline`` (a ``time.monotonic()`` value) the checkpoint is written and
-    :class:`TimeBudgetReached` raised: the same call resumes where it stopped.
+    :class:`TimeBudgetReached` raised: the same call resumes where it stopped. With ``fit_steps``
+    and a ``deadline``, the rate of the first steps decides how many of ``steps`` fit before the
+    deadline, and the schedule is shortened to end then (the checkpoint keeps the new length).
     """
     if pad is None:  # mirror as far as the network reaches, as the runtime does
         pad = -(-(model.receptive_field // 2 + 1) // 2) * 2
     if pad % 2:
         raise ValueError(f"pad must be even to keep the Bayer phase, got {pad}")
     model.to(device)
+    if torch.device(device).type == "cuda":
+        torch.backends.cudnn.benchmark = True
     _set_layout(model, torch.channels_last)
     pafus = [m for m in model.modules() if isinstance(m, PAFU)]
     fixed = pafus if fixed_pafu is True else list(fixed_pafu or [])
@@ -118,19 +128,27 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     others = [p for p in model.parameters() if p.requires_grad and id(p) not in kernel_ids]
     groups = [{"params": others, "lr": lr}] + ([{"params": kernels, "lr": lr * kernel_lr_scale}] if kernels else [])
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=steps,
-                                                pct_start=0.05)
+    def one_cycle(total: int):
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=total,
+                                                   pct_start=0.05)
+
+    sched = one_cycle(steps)
     start_step, history = 0, []
     if checkpoint is not None and Path(checkpoint).is_file():
         state = torch.load(checkpoint, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
+        if state.get("steps", steps) != steps:  # a schedule shortened to fit a time budget
+            steps = state["steps"]
+            sched = one_cycle(steps)
         sched.load_state_dict(state["sched"])
         start_step, history = state["step"], state["history"]
         log.info("resumed from %s at step %d", checkpoint, start_step)
     rng = np.random.default_rng([seed, start_step])
     t0, running = time.perf_counter(), 0.0
-    for step in range(start_step, steps):
+    probe = tuple(start_step + n for n in FIT_PROBE) if fit_steps and deadline is not None else None
+    step = start_step
+    while step < steps:
         model.train()
         for p in fixed:
             p.eval()
@@ -148,11 +166,17 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
             objective = loss if balance is None else 10 * torch.log10(err + balance).mean()
         else:
             loss = objective = loss_fn(out[..., margin:margin + h, margin:margin + w], rgb)
-        total = objective + decorrelation * sum(p.decorrelation_loss() for p in trained) if trained else objective
+        total = objective
+        if trained:
+            total = total + decorrelation * sum(p.decorrelation_loss() for p in trained)
+            if usage_balance:
+                total = total + usage_balance * sum(p.usage_balance_loss() for p in trained)
         opt.zero_grad()
         total.backward()
         opt.step()
         sched.step()
+        for p in trained:
+            p._last_selection = None  # holds the graph of this step
         running += loss.item()
         if (step + 1) % log_every == 0 or step + 1 == steps:
             done = step + 1 - start_step
@@ -169,12 +193,24 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
             history.append(entry)
             running = 0.0
             if checkpoint is not None:
-                _save(checkpoint, model, opt, sched, step + 1, history)
+                _save(checkpoint, model, opt, sched, step + 1, history, steps)
         if deadline is not None and time.monotonic() > deadline and step + 1 < steps:
             if checkpoint is None:
                 raise ValueError("a time budget needs a checkpoint to resume from")
-            _save(checkpoint, model, opt, sched, step + 1, history)
+            _save(checkpoint, model, opt, sched, step + 1, history, steps)
             raise TimeBudgetReached(step + 1, steps, checkpoint)
+        if probe is not None and step + 1 == probe[0]:
+            probe_start = time.monotonic()
+        elif probe is not None and step + 1 == probe[1]:
+            rate = (probe[1] - probe[0]) / (time.monotonic() - probe_start)
+            fitted = min(steps, step + 1 + int(0.9 * rate * (deadline - time.monotonic())))
+            if fitted < steps:
+                log.info("%.1f steps/s: the schedule is shortened from %d to %d steps to end in time",
+                         rate, steps, fitted)
+                steps = fitted
+                sched = one_cycle(steps)
+                sched.last_epoch = step + 1
+        step += 1
     model.to("cpu")
     _set_layout(model, torch.contiguous_format)
     return {"steps": steps, "batch": batch, "patch": patch, "pad": pad, "lr": lr, "balance": balance,

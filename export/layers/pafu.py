@@ -426,7 +426,9 @@ class PAFU(nn.Module):
         """
         logits = self.logits(source)
         if self.training:
-            return straight_through_gumbel(logits, self.tau)
+            selection = straight_through_gumbel(logits, self.tau)
+            self._last_selection = (selection.detach(), logits)
+            return selection
         return hard_onehot(logits)
 
     def forward(self, x: torch.Tensor, guide: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -453,10 +455,28 @@ class PAFU(nn.Module):
                                  f"{tuple(x.shape)}, guide {tuple(guide.shape)}")
             source = guide
         if not self.training:
+            self._last_selection = None
             return filter_with_index(x, self.kernels(), self.logits(source).argmax(1), self.bias)
         return filter_with_selection(x, self.kernels(), self.select(source), self.bias)
 
     # -- regularisation ------------------------------------------------------------------------
+
+    def usage_balance_loss(self) -> torch.Tensor:
+        """Load balance of the last training-mode selection: ``n * sum_i f_i * P_i``, with ``f_i``
+        the share of pixels that picked kernel ``i`` and ``P_i`` its mean softmax probability (the
+        switch-routing balance loss). It is 1 at uniform use and ``n`` when one kernel takes every
+        pixel, so adding it keeps straight-through selection from collapsing onto one kernel.
+
+        Returns:
+            A scalar tensor; zero before the first training-mode forward pass.
+        """
+        last = getattr(self, "_last_selection", None)
+        if last is None:
+            return self.weight.new_zeros(())
+        hard, logits = last
+        share = hard.mean((0, 2, 3))
+        probability = logits.softmax(1).mean((0, 2, 3))
+        return self.num_kernels * (share * probability).sum()
 
     def decorrelation_loss(self) -> torch.Tensor:
         """Decorrelation penalty of this group (eq. 3); see :func:`pafu_decorrelation_loss`."""

@@ -143,3 +143,30 @@ def test_evaluation_measures_the_model_just_trained_under_a_shipped_name(tmp_pat
     monkeypatch.setattr(subprocess, "run", fake_run)
     assert train_cli._eval_rows(tmp_path, ["demosaic", "--images", "x"], "demosaic/pafu-linear") == []
     assert seen["IMGADAPT_MODEL_PATH"] == str(tmp_path.resolve()) and seen["IMGADAPT_ALLOW_OVERRIDE"] == "1"
+
+
+def test_a_schedule_fitted_to_the_time_budget_is_kept_by_the_checkpoint_and_recorded(tmp_path, data, monkeypatch):
+    import itertools
+    import time
+
+    from export import train_net
+
+    clock = itertools.count()  # every reading of the clock one second after the last
+    monkeypatch.setattr(time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(train_net, "FIT_PROBE", (2, 6))
+    out, runs = tmp_path / "models", tmp_path / "runs"
+    command = ["demosaic/pafu-net-plain", "--data", str(data), "--out", str(out), "--runs", str(runs),
+               "--steps", "5000", "--batch", "1", "--patch", "16", "--pad", "4", "--threads", "1",
+               "--features", "4", "--blocks", "1", "--device", "cpu", "--fit-steps", "--minutes", "0.5"]
+    assert train_cli.main(command) == 0
+    state = torch.load(runs / "demosaic" / "pafu-net-plain" / "checkpoint.pt", weights_only=False)
+    assert 6 < state["steps"] < 30 and state["step"] == state["steps"]
+    assert state["sched"]["total_steps"] == state["steps"]
+    card = json.loads((out / "demosaic" / "pafu-net-plain.json").read_text())
+    assert card["train"]["steps"] == state["steps"]
+    assert f"--steps {state['steps']}" in card["train"]["command"] and "--fit-steps" not in card["train"]["command"]
+
+
+def test_recorded_command_names_the_fitted_steps():
+    command = train_cli._command(["sr/pafu-espcn-x2", "--steps", "90000", "--fit-steps", "--minutes", "8"], 1234)
+    assert command == "imgadapt train sr/pafu-espcn-x2 --steps 1234"

@@ -300,3 +300,40 @@ def test_onnx_export_matches_torch_on_another_size():
 def test_doctests():
     result = doctest.testmod(pafu_module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_usage_balance_loss_is_one_when_uniform_and_n_when_collapsed():
+    torch.manual_seed(0)
+    layer = PAFU(1, 1, (3,) * 4, selector_channels=4).train()
+    assert float(layer.usage_balance_loss()) == 0.0  # nothing selected yet
+    with torch.no_grad():
+        for p in layer.selector.parameters():
+            p.zero_()
+        layer.selector[-1].bias.copy_(torch.tensor([50.0, 0.0, 0.0, 0.0]))
+    layer(torch.rand(2, 1, 8, 8))
+    assert float(layer.usage_balance_loss()) == pytest.approx(4.0, rel=1e-6)
+    with torch.no_grad():
+        layer.selector[-1].bias.zero_()
+    hard = torch.eye(4)[torch.arange(64) % 4].T.reshape(1, 4, 8, 8)  # every kernel a quarter of the pixels
+    layer._last_selection = (hard, torch.zeros(1, 4, 8, 8))
+    assert float(layer.usage_balance_loss()) == pytest.approx(1.0)
+    layer.eval()(torch.rand(1, 1, 8, 8))
+    assert float(layer.usage_balance_loss()) == 0.0  # an inference pass leaves no graph behind
+
+
+def test_usage_balance_loss_spreads_a_collapsed_selection():
+    torch.manual_seed(0)
+    layer = PAFU(1, 1, (3,) * 4, selector_channels=4).train()
+    with torch.no_grad():
+        layer.selector[-1].bias.copy_(torch.tensor([3.0, 0.0, 0.0, 0.0]))
+    opt = torch.optim.SGD(layer.selector.parameters(), lr=0.5)
+    x = torch.rand(4, 1, 8, 8)
+    shares = []
+    for _ in range(60):
+        layer(x)
+        loss = layer.usage_balance_loss()
+        shares.append(float(layer._last_selection[0][:, 0].mean()))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert shares[0] > 0.7 and max(shares[-5:]) < 0.5

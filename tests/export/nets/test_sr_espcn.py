@@ -71,3 +71,14 @@ def test_starts_from_the_linear_upscaler_and_trains_around_it():
     assert onnx_max_abs_diff(model, lr[:1, :, :10, :12], lr[:1]) < 1e-4
     with pytest.raises(ValueError, match="x2 linear PAFU"):
         create("sr/pafu-espcn-plain-x2").init_from_linear(linear)
+
+
+def test_depth_adds_3x3_layers_and_widens_the_receptive_field():
+    shallow, deep = create("sr/pafu-espcn-plain-x2", features=4), create("sr/pafu-espcn-plain-x2", features=4, depth=4)
+    assert len(deep.extra) == 2 and deep.receptive_field == shallow.receptive_field + 4
+    x = torch.rand(1, 1, 31, 31)
+    y = x.clone()
+    r = deep.receptive_field // 2
+    y[..., :15 - r, :] = torch.rand_like(y[..., :15 - r, :])
+    with torch.no_grad():
+        torch.testing.assert_close(deep.eval()(x)[..., 30:32, :], deep(y)[..., 30:32, :])
