@@ -3,7 +3,7 @@
 For a GPU machine (one run, a few minutes): per shipped model, the largest difference between the
 CUDA and the CPU output in output levels, and between tiled and untiled CUDA output; for
 ``demosaic/pafu-linear`` on a 24-MP uint16 mosaic, the public API's throughput against the graph's
-alone (input already on the device); per trainable architecture, training steps per second. Writes
+alone (input already on the device), and 256 frames of 512x512 in batches against a loop; per trainable architecture, training steps per second. Writes
 ``gpu_check.json`` in ``--out`` and prints a summary. ``--device cpu --quick`` runs the same code on
 small frames on the CPU, which is how the test suite keeps it working.
 """
@@ -93,6 +93,21 @@ def api_overhead(device: str, shape: tuple[int, int], repeats: int, name: str = 
             "api_over_graph": graph_s / api_s}
 
 
+def batch_speed(device: str, frames: int, size: int, name: str = "demosaic/pafu-linear") -> dict:
+    """Frames per second of ``frames`` mosaics of ``size`` x ``size`` through ``Model.batch`` against
+    a loop of single calls, and whether both give the same frames."""
+    import imgadapt
+
+    model = imgadapt.load(name, providers=[device], strict=True)
+    stack = np.stack([_frame("demosaic", (size, size), np.random.default_rng(i)) for i in range(frames)])
+    batched = model.batch(stack)
+    looped = np.stack([model(f) for f in stack])
+    batch_s = _median_seconds(lambda: model.batch(stack), 3)
+    loop_s = _median_seconds(lambda: [model(f) for f in stack], 3)
+    return {"model": name, "frames": frames, "size": size, "batch_frames_s": frames / batch_s,
+            "loop_frames_s": frames / loop_s, "batch_equals_loop": bool(np.array_equal(batched, looped))}
+
+
 def training_speed(device: str, steps: int, patch: int) -> list[dict]:
     """Optimiser steps per second of each network family on ``device`` (batch 16, random data)."""
     import torch
@@ -134,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     report = {"device": args.device, "quick": quick,
               "parity": parity(args.device, (96, 128) if quick else SHIPPED_FRAME, args.models),
-              "api": api_overhead(args.device, (256, 384) if quick else API_FRAME, 1 if quick else 5)}
+              "api": api_overhead(args.device, (256, 384) if quick else API_FRAME, 1 if quick else 5),
+              "batch": batch_speed(args.device, 4 if quick else 256, 64 if quick else 512)}
     if not args.no_training:
         report["training"] = training_speed(args.device, 1 if quick else 20, 32 if quick else 128)
     out = Path(args.out)
@@ -146,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     api = report["api"]
     print(f"{api['model']} {api['frame']}: API {api['api_mp_s']:.1f} MP/s, graph {api['graph_mp_s']:.1f} MP/s "
           f"({100 * api['api_over_graph']:.0f} % of the graph)")
+    batch = report["batch"]
+    print(f"{batch['model']} {batch['frames']} frames of {batch['size']}^2: batch {batch['batch_frames_s']:.1f} "
+          f"frames/s, loop {batch['loop_frames_s']:.1f} frames/s, equal: {batch['batch_equals_loop']}")
     for row in report.get("training", []):
         print(f"{row['architecture']:34s} {row['steps_per_s']:8.2f} steps/s")
     return 0

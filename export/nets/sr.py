@@ -101,7 +101,11 @@ class PafuEspcn(nn.Module):
             bound = (9 * f) ** -0.5
             with torch.no_grad():
                 self.out.bias.copy_(torch.empty(1, scale * scale).uniform_(-bound, bound).expand_as(self.out.bias))
-        nn.init.normal_(self.out.weight, std=1e-3)
+        # Output weights at a convolution's default scale: started near zero (as a correction to the
+        # linear path might suggest), the body learns several times more slowly.
+        bound = (9 * f) ** -0.5
+        with torch.no_grad():
+            self.out.weight.uniform_(-bound, bound)
 
     def init_from_linear(self, linear: PafuLinearSR) -> None:
         """Take a trained linear PAFU upscaler (selector, features, possibly pruned kernel group) as
