@@ -503,6 +503,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--usage-balance", type=float, default=0.0,
                         help="networks: weight of the load-balance loss of PAFUs trained end to end (keeps "
                              "their selection from collapsing onto one kernel; 0: off)")
+    parser.add_argument("--bsds-threshold", type=float, default=0.3,
+                        help="edges on BSDS500 (--data a BSDS500 folder): share of annotators at which a pixel is a "
+                             "boundary; pixels marked by fewer are left out of the loss")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="networks: where to train (default: CUDA when torch sees it, else the CPU)")
     parser.add_argument("--loss", choices=("psnr", "mse", "l1"), default="psnr",

@@ -101,10 +101,13 @@ def attach_edges_metrics(card: dict, out_dir: Path, val: str) -> dict:
     from .ship import write_card
     from .train_cli import _eval_rows
 
+    from .bsds_train import is_bsds
+
     val, out_dir = Path(val), Path(out_dir)
     other = _counterpart(card["name"])
     names = [card["name"]] + ([other] if (out_dir / (other + ".onnx")).is_file() else [])
-    rows = _eval_rows(out_dir, ["edges", "--images", str(val / "images"), "--gt", str(val / "gt")], names[0],
+    images, gt = (val / "images" / "val", val / "groundTruth" / "val") if is_bsds(val) else (val / "images", val / "gt")
+    rows = _eval_rows(out_dir, ["edges", "--images", str(images), "--gt", str(gt)], names[0],
                       ["--models", *names] if len(names) > 1 else [])
     card["metrics"] = _edges_metrics(card["name"], other, rows, val)
     write_card(out_dir / (card["name"] + ".json"), card)
@@ -171,13 +174,28 @@ def train_edges(args, argv) -> dict:
                              f"got one of {state.get('arch')!r} ({args.init})")
         model.load_state_dict(state["state_dict"])
     init_train = _init_train(args.init)
-    sources = load_sources(args.data) + (load_sources(args.textures) if args.textures else [])
-    log.info("%s: %d parameters, receptive field %d px, %d fill images", args.name,
-             sum(p.numel() for p in model.parameters()), model.receptive_field, len(sources))
+    from .bsds_train import BSDS_TARGETS, bsds_batches, is_bsds, load_agreement
+
+    bsds = len(args.data) == 1 and is_bsds(args.data[0])
+    if bsds:  # real boundaries: BSDS500 train, annotators' agreement as labels
+        samples = load_agreement(args.data[0], "train")
+        batches = bsds_batches(samples, args.batch, args.patch, args.pad, threshold=args.bsds_threshold)
+        data_record = {"targets": BSDS_TARGETS, "threshold": args.bsds_threshold, "images": len(samples),
+                       "augmentation": "scale uniform in [0.5, 1.5], 8 flips/rotations, random crop of "
+                                       "patch + 2 * pad pixels"}
+    else:
+        sources = load_sources(args.data) + (load_sources(args.textures) if args.textures else [])
+        batches = edge_batches(sources, args.batch, args.patch, args.pad)
+        data_record = {"scenes": "boundary_scene(gray) of patch + 2 * pad pixels per crop, drawn on the fly from "
+                                 "the sources cut into tiles of twice that side", "targets": TARGETS}
+    log.info("%s: %d parameters, receptive field %d px, %s", args.name, sum(p.numel() for p in model.parameters()),
+             model.receptive_field, f"{len(samples)} BSDS images" if bsds else f"{len(sources)} fill images")
+    from .train_cli import _run_options
+
     summary = train_network(model, None, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr,
-                            seed=args.seed, fixed_pafu=False, pad=args.pad, loss_fn=balanced_bce,
-                            batch_fn=edge_batches(sources, args.batch, args.patch, args.pad),
-                            checkpoint=Path(args.runs) / args.name / "checkpoint.pt")
+                            seed=args.seed, fixed_pafu=False, pad=args.pad, batch_fn=batches,
+                            checkpoint=Path(args.runs) / args.name / "checkpoint.pt",
+                            **{**_run_options(args), "loss_fn": balanced_bce})
     for key in ("jitter", "exposure", "scales", "balance", "kernel_lr_scale"):
         summary.pop(key, None)
     base = _counterpart(args.name) if plain else args.name
@@ -189,11 +207,9 @@ def train_edges(args, argv) -> dict:
         "input": {"channels": 1, "multiple": model.multiple, "colour": "gray (OpenCV BGR2GRAY of a colour image)",
                   "range": "0-1 float, 8-bit trained"},
         "receptive_field": model.receptive_field, "default_rank": 0 if plain else DEFAULT_RANK.get(args.name, 1),
-        "train": {"command": _command(argv), "data": _portable(args.data),
+        "train": {"command": _command(argv, summary["steps"]), "data": _portable(args.data),
                   "textures": _portable(args.textures) if args.textures else None, "seed": args.seed,
-                  "scenes": "boundary_scene(gray) of patch + 2 * pad pixels per crop, drawn on the fly from the "
-                            "sources cut into tiles of twice that side",
-                  "targets": TARGETS, "loss": LOSS, **summary,
+                  **data_record, "loss": LOSS, **summary,
                   **({"init": _portable(args.init), "init_train": init_train} if args.init else {})},
     }
     rng = np.random.default_rng(args.seed)
