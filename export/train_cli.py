@@ -308,7 +308,8 @@ def train_demosaic_net(args, argv) -> dict:
     config, state = {}, None
     if args.init:
         state = torch.load(args.init, weights_only=False)
-        config = dict(state["config"]) if state["arch"] == arch else {"kernel_sizes": state["config"]["kernel_sizes"]}
+        config = dict(state["config"]) if state["arch"] == arch else {  # the linear model's PAFU, as taken over
+            k: state["config"][k] for k in ("kernel_sizes", "selector_channels", "selector_depth") if k in state["config"]}
     body = {k: v for k, v in (("features", args.features), ("blocks", args.blocks),
                               ("plain_body", args.plain_body or None),
                               ("kernel_sizes", list(args.kernel_sizes) if args.kernel_sizes else None))

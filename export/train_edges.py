@@ -126,7 +126,7 @@ def _edges_metrics(name: str, other: str, rows: list[dict], val: Path) -> dict:
     peers = [r for r in rows if r["source"] != "imgadapt"]
     best = max(peers, key=lambda r: r["ods"]) if peers else None
     metrics = {
-        "protocol": "BSDS-style boundary F-measure: 99 thresholds, thinning, one-to-one matching within 0.0075 x "
+        "protocol": "BSDS-style boundary F-measure: non-maximum suppression (Structured Edge toolbox), 99 thresholds, thinning, one-to-one matching within 0.0075 x "
                     "the image diagonal; ODS/OIS/AP; speed = input megapixels/s through the public API, median of "
                     "3 after warm-up, OpenCV Canny/Sobel peers in the same run (imgadapt eval edges)",
         "data": _portable(str(val)), "images": list(ours["per_image"]), "measured": time.strftime("%Y-%m-%d"),
