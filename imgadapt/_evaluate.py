@@ -84,7 +84,7 @@ def evaluate_demosaic(images: list[tuple[str, np.ndarray]], methods: dict[str, t
         per_image = {name: round(rgb_psnr(fn(mos, pattern), img, crop=crop), 3) for name, img, mos in mosaics}
         speed = throughput(lambda fn=fn: [fn(mos, pattern) for _, _, mos in mosaics], megapixels, repeats)
         row = {"method": method, "source": source, "psnr_db": round(mean_psnr(per_image.values()), 3),
-               "per_image": per_image, "mp_s": round(speed, 2)}
+               "per_image": per_image, "mp_s": _rate(speed)}
         log.info("%-24s %-20s %7.3f dB %9.2f MP/s", method, source, row["psnr_db"], row["mp_s"])
         rows.append(row)
     return rows
@@ -170,7 +170,7 @@ def evaluate_sr(images: list[tuple[str, np.ndarray]], scale: int, methods: dict[
             per_image[name] = round(y_psnr(out, hr, crop=crop), 3)
         speed = throughput(lambda fn=fn: [fn(lr) for _, _, lr in pairs], megapixels, repeats)
         row = {"method": method, "source": source, "scale": scale, "psnr_db": round(mean_psnr(per_image.values()), 3),
-               "per_image": per_image, "mp_s": round(speed, 2)}
+               "per_image": per_image, "mp_s": _rate(speed)}
         log.info("%-24s %-20s x%d %7.3f dB %9.2f MP/s", method, source, scale, row["psnr_db"], row["mp_s"])
         rows.append(row)
     return rows
@@ -291,7 +291,7 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
     psnr_db, per_image = score({p: read_array(out / (Path(p).stem + ".png")) for p in paths})
     rows.append({"method": f"imgadapt convert ({n_workers} workers x 1 thread, PNG written)",
                  "source": m.name, "psnr_db": psnr_db,
-                 "per_image": per_image, "mp_s": round(megapixels / batch_seconds, 2)})
+                 "per_image": per_image, "mp_s": _rate(megapixels / batch_seconds)})
     methods = {
         "imgadapt raw.read+develop": (lambda p: raw.develop(raw.read(p), m, **linear), m.name),
         "libraw-ahd imread+postprocess": (_libraw_linear16, "rawpy (LibRaw AHD)"),
@@ -300,7 +300,7 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
         psnr_db, per_image = score({p: fn(p) for p in paths})
         speed = throughput(lambda fn=fn: [fn(p) for p in paths], megapixels, repeats)
         rows.append({"method": method, "source": source, "psnr_db": psnr_db, "per_image": per_image,
-                     "mp_s": round(speed, 2)})
+                     "mp_s": _rate(speed)})
     for row in rows:
         log.info("%-48s %-22s %7.3f dB %7.2f MP/s", row["method"], row["source"], row["psnr_db"], row["mp_s"])
     return rows
@@ -309,6 +309,10 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
 # --------------------------------------------------------------------------------------------
 # Boundary detection: BSDS-style ODS / OIS / AP (see imgadapt._boundary_metrics)
 
+
+def _rate(megapixels_per_second: float) -> float:
+    """A throughput to three significant digits (a slow method on tiny images stays above zero)."""
+    return float(f"{megapixels_per_second:.3g}")
 
 @dataclass(frozen=True)
 class EdgeMethod:
@@ -370,7 +374,7 @@ def evaluate_edges(dataset: list[tuple[str, np.ndarray, list[np.ndarray]]], meth
                "ap": round(s["ap"], 4), "ods_at": names[s["ods_level"]],
                "ods_precision": round(s["ods_precision"], 4), "ods_recall": round(s["ods_recall"], 4),
                "per_image": {name: round(f, 4) for (name, _, _), f in zip(dataset, s["image_f"])},
-               "mp_s": round(speed, 2)}
+               "mp_s": _rate(speed)}
         log.info("%-24s %-16s ODS %.4f OIS %.4f AP %.4f %9.2f MP/s", method, row["source"], row["ods"],
                  row["ois"], row["ap"], row["mp_s"])
         rows.append(row)
