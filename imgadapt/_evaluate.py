@@ -93,7 +93,8 @@ def evaluate_demosaic(images: list[tuple[str, np.ndarray]], methods: dict[str, t
 def demosaic_methods(models: list[str], peers: bool = True, denoise_peers: bool = False,
                      tile: int | None = DEFAULT_TILE) -> dict[str, tuple[Callable, str]]:
     """The imgadapt models named (loaded once, with ``tile``) and, with ``peers``, every installed peer;
-    with ``denoise_peers``, also OpenCV VNG followed by non-local means at several strengths."""
+    with ``denoise_peers``, also OpenCV VNG followed by non-local means at several strengths, and
+    demosaicnet followed by it at three (when demosaicnet is installed)."""
     from ._model import load
     from ._peers import available_demosaic_peers
 
@@ -105,14 +106,19 @@ def demosaic_methods(models: list[str], peers: bool = True, denoise_peers: bool 
         for name, peer in available_demosaic_peers(np.uint8).items():
             methods[name] = (peer, peer.source)
     if denoise_peers:
-        from ._peers import vng_then_nlm
+        from ._peers import nlm, vng_then_nlm
 
         for h in NLM_STRENGTHS:
             methods[f"opencv-vng+nlm(h={h})"] = (lambda mos, pat, h=h: vng_then_nlm(mos, pat, h), "opencv-python")
+        network = available_demosaic_peers(np.uint8).get("demosaicnet")
+        if network is not None:  # the strongest demosaicker, then the same denoiser (slow: fewer strengths)
+            for h in NETWORK_NLM_STRENGTHS:
+                methods[f"demosaicnet+nlm(h={h})"] = (lambda mos, pat, h=h: nlm(network(mos, pat), h), network.source)
     return methods
 
 
 NLM_STRENGTHS = (3, 5, 8, 12, 16)
+NETWORK_NLM_STRENGTHS = (3, 5, 8)
 
 
 # --------------------------------------------------------------------------------------------

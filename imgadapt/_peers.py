@@ -94,10 +94,16 @@ def opencv_vng(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
     return cv2.cvtColor(mosaic_hw, opencv_code(pattern, "VNG"))
 
 
+def nlm(bgr: np.ndarray, h: float = 8.0) -> np.ndarray:
+    """``cv2.fastNlMeansDenoisingColored`` of an 8-bit BGR image: strength ``h`` for luminance and
+    colour, 7x7 patches, 21x21 search."""
+    return cv2.fastNlMeansDenoisingColored(bgr, None, h, h, 7, 21)
+
+
 def vng_then_nlm(mosaic_hw: np.ndarray, pattern: str = "RGGB", h: float = 8.0) -> np.ndarray:
-    """OpenCV VNG demosaicking followed by ``cv2.fastNlMeansDenoisingColored`` (strength ``h`` for
-    luminance and colour, 7x7 patches, 21x21 search): the usual two-step answer to noisy RAW data."""
-    return cv2.fastNlMeansDenoisingColored(opencv_vng(mosaic_hw, pattern), None, h, h, 7, 21)
+    """OpenCV VNG demosaicking followed by non-local means (:func:`nlm`): the usual two-step answer
+    to noisy RAW data."""
+    return nlm(opencv_vng(mosaic_hw, pattern), h)
 
 
 def opencv_ea(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:

@@ -137,3 +137,23 @@ def test_libraw_small_mosaic_and_full_scale():
     np.testing.assert_array_equal(out, 255)
     out = _peers.libraw(np.full((4, 4), 65535, np.uint16), "BGGR", algorithm="ppg")
     np.testing.assert_array_equal(out, 65535)
+
+
+def test_noisy_runs_measure_demosaicnet_followed_by_non_local_means(monkeypatch):
+    import cv2
+
+    from imgadapt import _evaluate, _peers
+
+    def network(mosaic, pattern="RGGB"):
+        return cv2.cvtColor(mosaic, cv2.COLOR_BayerRG2BGR)
+    network.source = "demosaicnet"
+    monkeypatch.setattr(_peers, "available_demosaic_peers", lambda dtype=None: {"demosaicnet": network})
+    methods = _evaluate.demosaic_methods([], peers=False, denoise_peers=True)
+    names = [n for n in methods if n.startswith("demosaicnet+nlm")]
+    assert names == [f"demosaicnet+nlm(h={h})" for h in _evaluate.NETWORK_NLM_STRENGTHS]
+    mosaic = np.random.default_rng(0).integers(0, 256, (32, 48)).astype(np.uint8)
+    fn, source = methods["demosaicnet+nlm(h=5)"]
+    np.testing.assert_array_equal(fn(mosaic, "RGGB"), _peers.nlm(network(mosaic), 5))
+    assert source == "demosaicnet"
+    monkeypatch.setattr(_peers, "available_demosaic_peers", lambda dtype=None: {})
+    assert not any(n.startswith("demosaicnet") for n in _evaluate.demosaic_methods([], peers=False, denoise_peers=True))
