@@ -89,8 +89,25 @@ def api_overhead(device: str, shape: tuple[int, int], repeats: int, name: str = 
     megapixels = shape[0] * shape[1] / 1e6
     api_s = _median_seconds(lambda: model(mosaic), repeats)
     graph_s = _median_seconds(graph, repeats)
+    stages = chain_stages(model, mosaic, repeats)
     return {"model": name, "frame": list(shape), "api_mp_s": megapixels / api_s, "graph_mp_s": megapixels / graph_s,
-            "api_over_graph": graph_s / api_s}
+            "api_over_graph": graph_s / api_s, "chain_stage_ms": stages}
+
+
+def chain_stages(model, frame: np.ndarray, repeats: int) -> dict:
+    """Median milliseconds of each stage of the chained call (upload, pre graph, model, post graph
+    and copy to the host), each stage synchronised; empty when the model does its per-pixel work on
+    the host (the CPU provider)."""
+    from imgadapt import _chain
+
+    _chain.Chain.stage_seconds = []
+    try:
+        for _ in range(repeats + 1):
+            model(frame)
+        calls = _chain.Chain.stage_seconds[1:] or _chain.Chain.stage_seconds
+    finally:
+        _chain.Chain.stage_seconds = None
+    return {k: 1000 * float(np.median([c[k] for c in calls])) for k in (calls[0] if calls else {})}
 
 
 def batch_speed(device: str, frames: int, size: int, name: str = "demosaic/pafu-linear") -> dict:
@@ -161,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
               f"tiled vs untiled {row['tiled_vs_untiled_levels']:8.3f}")
     api = report["api"]
     print(f"{api['model']} {api['frame']}: API {api['api_mp_s']:.1f} MP/s, graph {api['graph_mp_s']:.1f} MP/s "
-          f"({100 * api['api_over_graph']:.0f} % of the graph)")
+          f"({100 * api['api_over_graph']:.0f} % of the graph); chained stages (ms): "
+          + (", ".join(f"{k} {v:.1f}" for k, v in api["chain_stage_ms"].items()) or "none (host path)"))
     batch = report["batch"]
     print(f"{batch['model']} {batch['frames']} frames of {batch['size']}^2: batch {batch['batch_frames_s']:.1f} "
           f"frames/s, loop {batch['loop_frames_s']:.1f} frames/s, equal: {batch['batch_equals_loop']}")

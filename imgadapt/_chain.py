@@ -11,6 +11,8 @@ written once into the caller's host array.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ._errors import InputValueError
@@ -68,6 +70,10 @@ class Chain:
         InputValueError: the sessions are on different devices.
     """
 
+    # When a list, every call appends the seconds of its stages (upload, pre, model, post with the
+    # copy to the host), each synchronised before the next starts: a diagnostic for export.gpu_check.
+    stage_seconds: list | None = None
+
     def __init__(self, pre, model, post):
         places = {(binding_device(s), cuda_device_id(s) if binding_device(s) == "cuda" else 0)
                   for s in (pre, model, post)}
@@ -84,19 +90,31 @@ class Chain:
         if not out.flags.c_contiguous:
             raise InputValueError("Chain: the output array must be C-contiguous")
         device, device_id = self.device, self.device_id
+        record = Chain.stage_seconds
+        stamps = [time.perf_counter()]
+
+        def stage(done):
+            if record is not None:
+                done.synchronize_outputs()
+                stamps.append(time.perf_counter())
+
         value = ort().OrtValue.ortvalue_from_numpy(np.ascontiguousarray(image), device, device_id)
+        if record is not None:
+            stamps.append(time.perf_counter())
         binding = self.pre.io_binding()
         binding.bind_ortvalue_input("image", value)
         for name, array in pre_feeds.items():
             binding.bind_cpu_input(name, array)
         binding.bind_output("x", device, device_id)
         self.pre.run_with_iobinding(binding)
+        stage(binding)
         value = binding.get_outputs()[0]
         model_in, model_out = self._model_io
         binding = self.model.io_binding()
         binding.bind_ortvalue_input(model_in, value)
         binding.bind_output(model_out, device, device_id)
         self.model.run_with_iobinding(binding)
+        stage(binding)
         value = binding.get_outputs()[0]
         binding = self.post.io_binding()
         binding.bind_ortvalue_input("y", value)
@@ -104,4 +122,7 @@ class Chain:
             binding.bind_cpu_input(name, array)
         binding.bind_output("out", "cpu", 0, out.dtype, out.shape, out.ctypes.data)
         self.post.run_with_iobinding(binding)
+        stage(binding)
+        if record is not None:
+            record.append(dict(zip(("upload", "pre", "model", "post"), np.diff(stamps).tolist())))
         return out

@@ -25,3 +25,19 @@ def test_training_speed_covers_the_architectures(monkeypatch):
     rows = gpu_check.training_speed("cpu", steps=1, patch=16)
     assert [r["architecture"] for r in rows] == ["demosaic/pafu-net-plain", "edges/gd-col-lite"]
     assert all(r["steps_per_s"] > 0 for r in rows)
+
+
+def test_chain_stages_are_timed_when_the_per_pixel_work_runs_in_graphs():
+    import numpy as np
+
+    import imgadapt
+
+    model = imgadapt.load("demosaic/pafu-linear", providers=["cpu"], tile=0)
+    mosaic = (np.random.default_rng(0).random((64, 96)) * 255).astype(np.uint8)
+    assert gpu_check.chain_stages(model, mosaic, 2) == {}  # the CPU provider finishes on the host
+    model._graph_io = True  # as on CUDA: the pre/post graphs chained to the model
+    stages = gpu_check.chain_stages(model, mosaic, 2)
+    assert list(stages) == ["upload", "pre", "model", "post"] and all(v >= 0 for v in stages.values())
+    from imgadapt import _chain
+
+    assert _chain.Chain.stage_seconds is None  # the diagnostic leaves the runtime as it was
