@@ -340,11 +340,20 @@ def train_demosaic_net(args, argv) -> dict:
     run_dir = Path(args.runs) / args.name
     log.info("%s: %d parameters, receptive field %d px", args.name, sum(p.numel() for p in model.parameters()),
              model.receptive_field)
+    batch_fn = None
+    if args.batches_on_device:
+        if noise:
+            raise SystemExit("--batches-on-device: clean demosaicking only (the noisy mosaics are made on the CPU)")
+        from .device_batches import device_demosaic_batches
+
+        batch_fn = device_demosaic_batches(images, args.batch, args.patch, args.pad, args.scales, _device(args.device))
     summary = train_network(model, images, steps=args.steps, batch=args.batch, patch=args.patch,
                             lr=args.lr, seed=args.seed, noise=noise, scales=args.scales, balance=args.balance or None,
                             pad=args.pad, kernel_lr_scale=args.kernel_lr_scale, checkpoint=run_dir / "checkpoint.pt",
-                            fixed_pafu=not args.train_pafu, **_run_options(args))
+                            fixed_pafu=not args.train_pafu, batch_fn=batch_fn, **_run_options(args))
     summary.update(loss=args.loss, pafu="trained end to end" if args.train_pafu and not plain else "fixed")
+    if batch_fn is not None:
+        summary["batches"] = "made on the training device (export.device_batches)"
     from .optimize import calibration_crops, shrink_if_harmless
     from .train_net import make_batch
 
@@ -498,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=_minutes, default=None,
                         help="networks: stop after this many minutes with the run checkpointed (exit status 75); "
                              "the same command resumes it")
+    parser.add_argument("--batches-on-device", action="store_true",
+                        help="demosaicking networks: make the crops and mosaics on the training device (a GPU "
+                             "trains several times faster than with CPU-made batches)")
     parser.add_argument("--fit-steps", action="store_true",
                         help="networks, with --minutes: shorten --steps to what the time budget allows at the rate "
                              "of the first steps, the learning-rate schedule ending in time")

@@ -170,3 +170,15 @@ def test_a_schedule_fitted_to_the_time_budget_is_kept_by_the_checkpoint_and_reco
 def test_recorded_command_names_the_fitted_steps():
     command = train_cli._command(["sr/pafu-espcn-x2", "--steps", "90000", "--fit-steps", "--minutes", "8"], 1234)
     assert command == "imgadapt train sr/pafu-espcn-x2 --steps 1234"
+
+
+def test_batches_made_on_the_device_train_and_are_recorded(tmp_path, data):
+    out = tmp_path / "models"
+    command = ["demosaic/pafu-net-plain", "--data", str(data), "--out", str(out), "--runs", str(tmp_path / "runs"),
+               "--steps", "2", "--batch", "2", "--patch", "16", "--pad", "4", "--threads", "1", "--features", "4",
+               "--blocks", "1", "--device", "cpu", "--batches-on-device", "--scales", "1"]
+    assert train_cli.main(command) == 0
+    card = json.loads((out / "demosaic" / "pafu-net-plain.json").read_text())
+    assert "device" in card["train"]["batches"] and "--batches-on-device" in card["train"]["command"]
+    with pytest.raises(SystemExit, match="clean demosaicking only"):
+        train_cli.main(["demosaic/pafu-net-plain-denoise", *command[1:]])
