@@ -53,15 +53,36 @@ def demosaic(mosaic: np.ndarray, pattern: str = "RGGB", model=None, white_level:
     return check_model_arg(model, "demosaic")(mosaic, pattern=pattern, white_level=white_level)
 
 
-def upscale(image: np.ndarray, scale: int = 2, model=None) -> np.ndarray:
+def upscale(image: np.ndarray, scale: int = 2, model=None, ensemble: bool = False) -> np.ndarray:
     """Upscale a gray (``HxW`` or ``HxWx1``) or BGR ``HxWx3`` image ``scale`` times; same dtype and
-    channels (and number of dimensions) as the input."""
+    channels (and number of dimensions) as the input.
+
+    With ``ensemble=True`` the model runs on the 8 flips and rotations of the image and the results,
+    turned back, are averaged (the geometric self-ensemble): a little sharper and cleaner, 8 times
+    the work."""
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)):
         raise InputDtypeError(f"scale: expected an integer, got {type(scale).__name__}")
+    if not isinstance(ensemble, (bool, np.bool_)):
+        raise InputDtypeError(f"ensemble: expected True or False, got {type(ensemble).__name__}")
     m = check_model_arg(default_upscaler(scale) if model is None else model, "sr")
     if m.scale != scale:
         raise UnknownNameError(f"model {m.name!r} upscales by {m.scale}, but scale={scale} was asked")
-    return m(image)
+    return _self_ensemble(m, image) if ensemble else m(image)
+
+
+def _self_ensemble(model, image: np.ndarray) -> np.ndarray:
+    """``model`` on the 8 flips and rotations of ``image``, turned back and averaged; the dtype of
+    ``model(image)``, integers rounded."""
+    first = model(image)
+    total = first.astype(np.float64)
+    for k in range(1, 8):
+        turned = np.ascontiguousarray(np.rot90(image[:, ::-1] if k >= 4 else image, k % 4))
+        out = np.rot90(model(turned), -(k % 4))
+        total += out[:, ::-1] if k >= 4 else out
+    total /= 8
+    if first.dtype.kind in "ui":
+        return np.clip(np.rint(total), 0, np.iinfo(first.dtype).max).astype(first.dtype)
+    return total.astype(first.dtype)
 
 
 def edges(image: np.ndarray, model=None, thin: bool = False, threshold: float = 0.5) -> np.ndarray:

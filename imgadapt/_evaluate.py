@@ -193,7 +193,7 @@ SR_PEERS = {"opencv-bicubic": _cv2_upscale(cv2.INTER_CUBIC), "opencv-lanczos": _
 
 
 def sr_methods(scale: int, models: list[str] | None = None, peers: bool = True,
-               tile: int | None = DEFAULT_TILE) -> dict[str, tuple[Callable, str]]:
+               tile: int | None = DEFAULT_TILE, ensemble: bool = False) -> dict[str, tuple[Callable, str]]:
     """The imgadapt super-resolution models for ``scale`` (loaded once) and, with ``peers``, OpenCV.
 
     Args:
@@ -201,6 +201,8 @@ def sr_methods(scale: int, models: list[str] | None = None, peers: bool = True,
         models: model names; ``None`` takes every installed ``sr`` model whose card has this scale.
         peers: add ``cv2.resize`` bicubic and Lanczos.
         tile: the models' tile size (0: untiled).
+        ensemble: also each model with ``upscale(..., ensemble=True)`` (the 8 flips and rotations
+            averaged), as ``NAME+ensemble``.
 
     Raises:
         InputValueError: a named model upscales by another factor.
@@ -217,6 +219,10 @@ def sr_methods(scale: int, models: list[str] | None = None, peers: bool = True,
         if model.scale != scale:
             raise InputValueError(f"model {model.name!r} upscales x{model.scale}, expected x{scale}")
         methods[model.name] = (model, "imgadapt")
+        if ensemble:
+            from . import _self_ensemble
+
+            methods[model.name + "+ensemble"] = (lambda image, m=model: _self_ensemble(m, image), "imgadapt")
     if peers:
         for name, upscale in SR_PEERS.items():
             methods[name] = (lambda lr, up=upscale: up(lr, scale), "opencv-python")

@@ -132,7 +132,8 @@ def _eval_sr(args, images) -> int:
     if args.scale is None:
         log.error("error: eval sr needs --scale (2 to 8)")
         return 2
-    methods = _evaluate.sr_methods(args.scale, models=args.models or None, peers=not args.no_peers)
+    methods = _evaluate.sr_methods(args.scale, models=args.models or None, peers=not args.no_peers,
+                                   ensemble=args.ensemble)
     if not methods:
         log.error("error: nothing to measure: no sr model for x%d is installed and --no-peers was given", args.scale)
         return 2
@@ -479,6 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="*", default=None,
                    help="models to measure (default: all of the task; sr: all for --scale)")
     p.add_argument("--no-peers", action="store_true", help="skip the peers")
+    p.add_argument("--ensemble", action="store_true",
+                   help="sr: also each model as upscale(..., ensemble=True), the 8 flips and rotations averaged")
     p.add_argument("--crop", type=int, default=None, help="border excluded from PSNR (default 8; sr: the scale)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per method (median)")
     p.add_argument("--json", default=None, help="write the rows as JSON")

@@ -114,3 +114,24 @@ def test_luma_upscaler_takes_y_and_leaves_chroma_to_bicubic(luma_sr, installed, 
     assert model(bgr[:, ::-1]).shape == (20, 26, 3)  # any strides
     out8 = model((bgr * 255).astype(np.uint8))
     assert out8.dtype == np.uint8 and out8.shape == (20, 26, 3)
+
+
+def test_upscale_self_ensemble_averages_the_eight_flips_and_rotations():
+    import imgadapt
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (17, 23, 3)).astype(np.uint8)
+    model = imgadapt.load("sr/pafu-linear-x2", tile=0)
+    outs = []
+    for k in range(8):
+        turned = np.ascontiguousarray(np.rot90(image[:, ::-1] if k >= 4 else image, k % 4))
+        back = np.rot90(model(turned), -(k % 4))
+        outs.append((back[:, ::-1] if k >= 4 else back).astype(np.float64))
+    expected = np.clip(np.rint(np.mean(outs, axis=0)), 0, 255).astype(np.uint8)
+    got = imgadapt.upscale(image, 2, model=model, ensemble=True)
+    np.testing.assert_array_equal(got, expected)
+    assert got.shape == (34, 46, 3) and not np.array_equal(got, imgadapt.upscale(image, 2, model=model))
+    gray = rng.random((9, 12)).astype(np.float32)
+    assert imgadapt.upscale(gray, 2, model=model, ensemble=True).dtype == np.float32
+    with pytest.raises(imgadapt.InputDtypeError, match="ensemble"):
+        imgadapt.upscale(image, 2, ensemble="yes")

@@ -184,3 +184,13 @@ def test_eval_sr_cli_errors(installed, tmp_path, photos, caplog):
     assert cli.main(["eval", "sr", "--hr", str(tmp_path / "missing"), "--scale", "2"]) == 2
     assert cli.main(["eval", "sr", "--hr", str(folder), "--scale", "3", "--no-peers"]) == 2
     assert "nothing to measure" in caplog.text
+
+
+def test_sr_methods_add_each_model_with_its_self_ensemble():
+    from imgadapt import _evaluate
+
+    methods = _evaluate.sr_methods(2, models=["sr/pafu-linear-x2"], peers=False, ensemble=True)
+    assert list(methods) == ["sr/pafu-linear-x2", "sr/pafu-linear-x2+ensemble"]
+    image = np.random.default_rng(0).integers(0, 256, (12, 14, 3)).astype(np.uint8)
+    fn, source = methods["sr/pafu-linear-x2+ensemble"]
+    assert source == "imgadapt" and fn(image).shape == (24, 28, 3)
