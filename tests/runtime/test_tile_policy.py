@@ -190,11 +190,12 @@ def test_memory_estimate_follows_strides_and_frees_dead_tensors():
 
 def test_memory_estimate_of_the_shipped_models_is_plausible():
     """Measured with the resident-set high-water mark of whole-frame runs (2 MP, CPU): between 32 and 200
-    floats per pixel; the estimates lie within 0.6 and 1.4 times those (see imgadapt._budget)."""
+    floats per pixel, 427 for sr/pafu-espcn-x3 (its PAFU output evaluates all 16 kernels at 9
+    sub-pixels each); the estimates lie within 0.6 and 1.4 times those (see imgadapt._budget)."""
     for name in imgadapt.list_models():
         model = imgadapt.load(name, providers=["cpu"])
         estimate = _budget.floats_per_pixel(model._registry.verified_bytes(model.card), model.in_channels)
-        assert 15 < estimate < 300, (name, estimate)
+        assert 15 < estimate < 600, (name, estimate)
 
 
 def test_a_frame_within_one_fixed_tile_runs_whole_without_asking(registry, rng, monkeypatch):
