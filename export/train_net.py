@@ -176,7 +176,7 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
         opt.step()
         sched.step()
         for p in trained:
-            p._last_selection = None  # holds the graph of this step
+            p.release_selection()
         running += loss.item()
         if (step + 1) % log_every == 0 or step + 1 == steps:
             done = step + 1 - start_step

@@ -147,7 +147,8 @@ def filter_with_index(x: torch.Tensor, weight: torch.Tensor, index: torch.Tensor
     b, _, h, w = y.shape
     y = y.reshape(b, n, c_out, h, w)
     pick = index.unsqueeze(1).unsqueeze(2).expand(b, 1, c_out, h, w)
-    return torch.gather(y, 1, pick).squeeze(1)
+    # flatten, not squeeze: a squeeze of a dynamic axis exports as an If that copies the output
+    return torch.gather(y, 1, pick).flatten(1, 2)
 
 
 def hard_onehot(logits: torch.Tensor) -> torch.Tensor:
@@ -477,6 +478,11 @@ class PAFU(nn.Module):
         share = hard.mean((0, 2, 3))
         probability = logits.softmax(1).mean((0, 2, 3))
         return self.num_kernels * (share * probability).sum()
+
+    def release_selection(self) -> None:
+        """Drop the selection kept for :meth:`usage_balance_loss` (it holds the step's graph); call
+        after each optimiser step."""
+        self._last_selection = None
 
     def decorrelation_loss(self) -> torch.Tensor:
         """Decorrelation penalty of this group (eq. 3); see :func:`pafu_decorrelation_loss`."""

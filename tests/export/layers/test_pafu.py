@@ -317,6 +317,9 @@ def test_usage_balance_loss_is_one_when_uniform_and_n_when_collapsed():
     hard = torch.eye(4)[torch.arange(64) % 4].T.reshape(1, 4, 8, 8)  # every kernel a quarter of the pixels
     layer._last_selection = (hard, torch.zeros(1, 4, 8, 8))
     assert float(layer.usage_balance_loss()) == pytest.approx(1.0)
+    layer.release_selection()
+    assert float(layer.usage_balance_loss()) == 0.0
+    layer(torch.rand(2, 1, 8, 8))
     layer.eval()(torch.rand(1, 1, 8, 8))
     assert float(layer.usage_balance_loss()) == 0.0  # an inference pass leaves no graph behind
 
