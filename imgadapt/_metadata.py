@@ -8,8 +8,9 @@ Where the EXIF comes from:
   ORF, RW2 with their own magic numbers): the first image file directory (Make, Model, DateTime,
   Artist, Copyright, ImageDescription), its EXIF directory (exposure time, f-number, ISO,
   DateTimeOriginal, lens, focal length, ...) and its GPS directory;
-- DNG files that record no Make/Model: ``UniqueCameraModel`` becomes the Model; a DNG
-  ``LensInfo`` becomes ``LensSpecification``;
+- DNG files that record no Make/Model: ``UniqueCameraModel`` split as dcraw and LibRaw do, its
+  first word the Make and the rest the Model (one word: the Model); a DNG ``LensInfo`` becomes
+  ``LensSpecification``;
 - CR3 files: their CMT1 (first directory), CMT2 (EXIF) and CMT4 (GPS) boxes;
 - anything else (RAF, CRW, MRW, X3F, ...): the first ``Exif`` block within the first MiB, which
   is where these formats keep their JPEG preview and its EXIF.
@@ -108,8 +109,11 @@ def _from_tiff(fp, ifh: bytes) -> tuple[dict, dict, dict]:
     if isinstance(ifd0.get(GPS_IFD), int):
         gps = _copy(_load_ifd(fp, ifh, ifd0[GPS_IFD]))
     # DNG: the camera's name where Make/Model are missing, the lens's range as EXIF records it
-    if MODEL not in first and _usable(ifd0.get(UNIQUE_CAMERA_MODEL, "")):
-        first[MODEL] = (str(ifd0[UNIQUE_CAMERA_MODEL]).strip("\x00 "), 2)
+    if MAKE not in first and MODEL not in first and _usable(ifd0.get(UNIQUE_CAMERA_MODEL, "")):
+        make, _, model = str(ifd0[UNIQUE_CAMERA_MODEL]).strip("\x00 ").partition(" ")
+        if model:  # dcraw's reading: the first word is the make
+            first[MAKE] = (make, 2)
+        first[MODEL] = (model.strip() or make, 2)
     lens = ifd0.get(DNG_LENS_INFO)
     if LENS_SPECIFICATION not in exif and isinstance(lens, tuple) and len(lens) == 4:
         exif[LENS_SPECIFICATION] = (lens, 5)

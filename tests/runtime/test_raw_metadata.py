@@ -149,13 +149,13 @@ def test_unturned_output_records_the_cameras_orientation(installed, tmp_path, sh
     assert read_array(tmp_path / "u.png").shape == (40, 60, 3)
 
 
-def test_a_dng_without_make_names_its_unique_camera_model(installed, tmp_path, dng):
+def test_a_dng_without_make_splits_its_unique_camera_model_as_dcraw(installed, tmp_path, dng):
     dng.write(tmp_path / "a.dng", dng.scene(32, 48))  # UniqueCameraModel "imgadapt mosaic", no Make/Model
     image = raw.read(tmp_path / "a.dng")
-    assert raw.exif_tags(image) == {"Model": "imgadapt mosaic"}
+    assert raw.exif_tags(image) == {"Make": "imgadapt", "Model": "mosaic"}
     raw.write(tmp_path / "a.png", raw.develop(image, "demosaic/conv", dtype="uint8"), image)
     first, exif, gps = exif_of(tmp_path / "a.png")
-    assert first[TAG["Model"]] == "imgadapt mosaic" and 0x8825 not in first and not gps  # no empty GPS directory
+    assert (first[TAG["Make"]], first[TAG["Model"]]) == ("imgadapt", "mosaic") and 0x8825 not in first and not gps  # no empty GPS directory
     assert (exif[TAG["ExifImageWidth"]], exif[TAG["ExifImageHeight"]]) == (48, 32)
 
 
