@@ -12,7 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from imgadapt import _bayer, _bench, _bench_plot, _evaluate
+from imgadapt import bayer
+from imgadapt.bench import suite, plot, evaluate
 
 WINDOW, ZOOM, BORDER = 48, 4, 8
 
@@ -56,7 +57,7 @@ def _strip(panels: list[np.ndarray]) -> np.ndarray:
 
 def _mosaic_view(mosaic: np.ndarray) -> np.ndarray:
     """A mosaic shown in colour: each site in its own colour channel."""
-    return (mosaic[..., None] * _bayer.channel_masks("RGGB", *mosaic.shape)).astype(np.uint8)
+    return (mosaic[..., None] * bayer.channel_masks("RGGB", *mosaic.shape)).astype(np.uint8)
 
 
 def _as_u8(prob: np.ndarray) -> np.ndarray:
@@ -72,15 +73,15 @@ def gallery(task: str, images: str | Path, rows: list[dict], scale: int | None =
     others = [r for r in rows if r["source"] != "imgadapt"][:peers]
     if not models or not others:
         return None
-    found, _ = _bench.methods(task, scale, only=[models[0]["method"]] + [r["method"] for r in others])
-    data = _bench.load_data(task, images, gt)
-    inputs = _bench.inputs_of(task, data, scale)
+    found, _ = suite.methods(task, scale, only=[models[0]["method"]] + [r["method"] for r in others])
+    data = suite.load_data(task, images, gt)
+    inputs = suite.inputs_of(task, data, scale)
     truths = {"demosaic": lambda: [img for _, img in data],
-              "sr": lambda: [hr for _, hr, _ in _evaluate.sr_pairs(data, scale)],
+              "sr": lambda: [hr for _, hr, _ in evaluate.sr_pairs(data, scale)],
               "edges": lambda: [np.max(np.stack(g), axis=0).astype(np.uint8) * 255 for _, _, g in data]}[task]()
     best = None
     for x, truth in zip(inputs, truths):
-        outs = {name: _bench.call_of(task, m)(x) for name, m in found.items()}
+        outs = {name: suite.call_of(task, m)(x) for name, m in found.items()}
         if task == "edges":
             outs = {k: _as_u8(v) for k, v in outs.items()}
         gain, corner = best_window(outs[models[0]["method"]], outs[others[0]["method"]], truth)
@@ -98,4 +99,4 @@ def gallery(task: str, images: str | Path, rows: list[dict], scale: int | None =
 
 def write(task: str, images, rows: list[dict], path: str | Path, **kwargs) -> Path | None:
     strip = gallery(task, images, rows, **kwargs)
-    return None if strip is None else _bench_plot.save(strip, path)
+    return None if strip is None else plot.save(strip, path)

@@ -88,14 +88,14 @@ def run_benches(val: Path, out: Path, scenes: Path | None) -> None:
                      {"gt": scenes / "gt"}))
     for name, args, kwargs in jobs:
         if cli.main(["bench", *args, "--json", str(out / f"{name}.json"), "--plot", str(out / f"{name}.png")]):
-            raise SystemExit(f"imgadapt bench {' '.join(args)} failed")
+            raise RuntimeError(f"imgadapt bench {' '.join(args)} failed")
         task = args[0]
         images = scenes / "images" if task == "edges" else val
         rows = json.loads((out / f"{name}.json").read_text())
         bench_gallery.write(task, images, rows, out / f"gallery_{name}.png", **kwargs)
     if cli.main(["bench", "demosaic", "--scaling", "--json", str(out / "scaling_demosaic.json"),
                  "--plot", str(out / "scaling_demosaic.png")]):
-        raise SystemExit("imgadapt bench demosaic --scaling failed")
+        raise RuntimeError("imgadapt bench demosaic --scaling failed")
 
 
 def sections(out: Path, readme: Path) -> dict[str, str]:
@@ -149,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.tables_only:
         if args.val is None:
             p.error("--val is needed unless --tables-only")
-        run_benches(args.val, args.out, args.scenes)
+        try:
+            run_benches(args.val, args.out, args.scenes)
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
     found = sections(args.out, args.readme)
     for key in update(args.readme, found):
         print(f"<!-- bench:{key} -->\n{found[key]}\n<!-- /bench:{key} -->\n")

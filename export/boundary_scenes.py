@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from imgadapt._boundary_io import read_bsds_mat
-from imgadapt._boundary_metrics import thin
+from imgadapt.bench.boundary_io import read_bsds_mat
+from imgadapt.bench.boundary_metrics import thin
 
 from .data import image_paths, read_image
 
@@ -161,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sources = load_sources(args.src) + (load_sources(args.textures) if args.textures else [])
     names = write_scenes(sources, args.output, args.count, args.size, args.seed, gray=args.gray)
-    from .train_cli import _portable  # paths as cards record them (the checkout's, else their last parts)
+    from .records import portable  # paths as cards record them (the checkout's, else their last parts)
 
-    words = [_portable(a) if Path(a).exists() else a for a in argv]
+    words = [portable(a) if Path(a).exists() else a for a in argv]
     manifest = {"command": "python -m export.boundary_scenes " + " ".join(words),
                 "count": len(names), "size": args.size, "seed": args.seed}
     (Path(args.output) / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from .boundary_scenes import load_bsds
-from .data import dihedral
-from .train_edges import IGNORED
+from imgadapt.ensemble import dihedral
+from .data import IGNORED
 
 BSDS_TARGETS = ("BSDS500 annotators' agreement (share of annotators marking the pixel): at or above the threshold "
                 "a boundary, above zero and below it ignored, zero a negative")

@@ -7,7 +7,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 import torch
+from imgadapt.ensemble import dihedral
 
+IGNORED = -1.0  # an edge target that the loss leaves out (pixels next to a border, or marked by few annotators)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
@@ -59,13 +61,6 @@ def load_folder(folder: str | Path | Sequence[str | Path], gray: bool = False) -
             img = np.repeat(img[:, :, None], 3, axis=2)
         images.append(np.ascontiguousarray(img))
     return images
-
-
-def dihedral(img: np.ndarray, k: int) -> np.ndarray:
-    """One of the 8 flips/rotations (k in 0..7), applied to a full-colour image before mosaicking,
-    so the mosaic's Bayer phase is always the one chosen afterwards."""
-    out = np.rot90(img, k % 4)
-    return np.ascontiguousarray(out[:, ::-1] if k >= 4 else out)
 
 
 def random_crops(images: list[np.ndarray], count: int, size: int, rng: np.random.Generator,

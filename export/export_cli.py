@@ -11,7 +11,7 @@ switchable and measured on calibration images:
    (:func:`export.graph.simplify`).
 
 The graph is verified against the optimised torch model on random and calibration inputs and the
-export fails (:class:`~imgadapt._errors.ExportVerificationError`, exit status 2) beyond the
+export fails (:class:`~imgadapt.errors.ExportVerificationError`, exit status 2) beyond the
 tolerance. The report (nodes, weights, multiply-adds per pixel and throughput before and after in
 one run, calibration metric change) goes into the ONNX metadata ``imgadapt.optimizations``, into
 the model card written next to the output (``OUT.json``) and, with ``--report``, into a JSON file.
@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import torch
 
-from imgadapt._errors import ImgadaptError, InputSizeError, ModelIntegrityError, UnknownNameError
+from imgadapt.errors import ImgadaptError, InputSizeError, ModelIntegrityError, UnknownNameError
 
 from . import graph, nets
 from .data import load_folder, mosaic_rggb, quantize
@@ -135,7 +135,7 @@ def calibration(task: str, model: torch.nn.Module, images: list[np.ndarray], sou
     demosaic: RGGB mosaics of the tiles, RGB PSNR 8 px in from the border; sr: luma of the
     antialiased-bicubic downscale, Y-PSNR ``scale`` px in; edges: the tiles' luma, no targets.
     """
-    from imgadapt._resize import downscale
+    from imgadapt.bench.resize import downscale
 
     from .train_sr import luma
 

@@ -30,9 +30,9 @@ def _frame(task: str, shape: tuple[int, int], rng: np.random.Generator) -> np.nd
     img = cv2.GaussianBlur(img, (0, 0), 1.5) + 0.05 * rng.standard_normal((h, w, 3)).astype(np.float32)
     img = np.clip(img * 255, 0, 255).astype(np.uint8)
     if task == "demosaic":
-        from imgadapt import _bayer
+        from imgadapt import bayer
 
-        return _bayer.mosaic(img, "RGGB")
+        return bayer.mosaic(img, "RGGB")
     return img
 
 
@@ -61,7 +61,7 @@ def parity(device: str, shape: tuple[int, int], names: list[str] | None = None) 
 
 def _median_seconds(fn, repeats: int) -> float:
     """One warm-up call, then the median time of ``repeats`` calls (the runtime's timing loop)."""
-    from imgadapt._evaluate import throughput
+    from imgadapt.bench.evaluate import throughput
 
     return 1.0 / throughput(fn, 1.0, repeats)
 
@@ -70,9 +70,9 @@ def api_overhead(device: str, shape: tuple[int, int], repeats: int, name: str = 
     """Megapixels per second of the public API on a uint16 mosaic against the bare graph on a
     float32 mosaic already on the device (IO binding), in one process."""
     import imgadapt
-    from imgadapt import _session
+    from imgadapt.session import ort as onnxruntime
 
-    ort = _session.ort()
+    ort = onnxruntime()
     model = imgadapt.load(name, providers=[device], strict=True)
     mosaic = (_frame("demosaic", shape, np.random.default_rng(1)).astype(np.uint16) * 257)
     x = (mosaic.astype(np.float32) / 65535)[None, None]
@@ -98,15 +98,12 @@ def chain_stages(model, frame: np.ndarray, repeats: int) -> dict:
     """Median milliseconds of each stage of the chained call (upload, pre graph, model, post graph
     and copy to the host), each stage synchronised; empty when the model does its per-pixel work on
     the host (the CPU provider)."""
-    from imgadapt import _chain
+    from imgadapt.session import chain_stage_timings
 
-    _chain.Chain.stage_seconds = []
-    try:
+    with chain_stage_timings() as seconds:
         for _ in range(repeats + 1):
             model(frame)
-        calls = _chain.Chain.stage_seconds[1:] or _chain.Chain.stage_seconds
-    finally:
-        _chain.Chain.stage_seconds = None
+        calls = seconds[1:] or seconds
     return {k: 1000 * float(np.median([c[k] for c in calls])) for k in (calls[0] if calls else {})}
 
 

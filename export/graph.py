@@ -29,7 +29,7 @@ def _onnx():
 
 
 def _cpu_session(model_bytes: bytes, threads: int | None = 1, level: str = "extended"):
-    from imgadapt._session import ort, session_options
+    from imgadapt.session import ort, session_options
 
     return ort().InferenceSession(model_bytes, session_options(threads, level), providers=["CPUExecutionProvider"])
 
@@ -47,7 +47,7 @@ def simplify(model_bytes: bytes) -> bytes:
     Returns:
         The simplified model, serialised.
     """
-    from imgadapt._session import ort
+    from imgadapt.session import ort
 
     onnx = _onnx()
     opts = ort().SessionOptions()

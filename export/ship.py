@@ -26,7 +26,7 @@ def verify_onnx(model: torch.nn.Module, onnx_bytes: bytes, inputs: list[torch.Te
     Raises:
         ExportVerificationError: when an output's shape differs or the difference exceeds ``tolerance``.
     """
-    from imgadapt._errors import ExportVerificationError
+    from imgadapt.errors import ExportVerificationError
 
     model.eval()
     session = cpu_session(onnx_bytes)
@@ -51,7 +51,7 @@ def faster_graph_optimization(onnx_bytes: bytes, channels: int, size: int = 768,
     median of ``runs`` after warm-up, on a ``size`` x ``size`` input) and name the faster one."""
     import time
 
-    from imgadapt._session import GRAPH_OPTIMIZATIONS, ort, session_options
+    from imgadapt.session import GRAPH_OPTIMIZATIONS, ort, session_options
 
     x = np.random.default_rng(0).random((1, channels, size, size), dtype=np.float32)
     times = {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -12,50 +11,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from imgadapt.errors import ImgadaptError, InputValueError
+
 from . import nets
 from .data import load_folder
+from .records import REPO, eval_rows, init_train, portable
+from .records import command as record_command
+from .train_net import run_options, training_device
 from .ship import ship, write_card
 
 log = logging.getLogger("imgadapt.train")
-REPO = Path(__file__).resolve().parent.parent
 MOSAIC_INPUT = {"channels": 1, "pattern": "RGGB", "multiple": 2, "range": "0-1 float, 8-bit trained"}
-
-
-def _portable(path):
-    """A path as recorded in a card: relative to the checkout when inside it, else its last parts;
-    several folders (``--data A B``) as a list of such paths, one folder as a string."""
-    if isinstance(path, (list, tuple)):
-        return _portable(path[0]) if len(path) == 1 else [_portable(p) for p in path]
-    p = Path(path).resolve()
-    try:
-        return str(p.relative_to(REPO))
-    except ValueError:
-        return "/".join(p.parts[-2:])
-
-
-_UNRECORDED = ("--out", "--runs", "--minutes", "--device")
-
-
-def _command(argv: list[str], steps: int | None = None) -> str:
-    """The command as recorded in a card: paths made portable; where the files went and how the run
-    was scheduled (``--out``, ``--runs``, ``--minutes``, ``--device``) left out since they do not
-    change the model; ``steps`` (a schedule fitted to a time budget) replaces ``--fit-steps`` and the
-    value of ``--steps``."""
-    words, skip = [], False
-    for a in argv:
-        if skip or a in _UNRECORDED or a.startswith(tuple(o + "=" for o in _UNRECORDED)):
-            skip = a in _UNRECORDED
-            continue
-        if a == "--fit-steps" and steps is not None:
-            continue
-        words.append(_portable(a) if Path(a).exists() else a)
-    if steps is not None:
-        for i, w in enumerate(words):
-            if w == "--steps" and i + 1 < len(words):
-                words[i + 1] = str(steps)
-            elif w.startswith("--steps="):
-                words[i] = f"--steps={steps}"
-    return "imgadapt train " + shlex.join(words)
 
 
 def _best_of_restarts(args, train) -> tuple:
@@ -80,7 +46,7 @@ def _selector_options(args) -> dict:
 
 
 def _linear_train_record(args, argv, history, restarts: dict) -> dict:
-    return {"command": _command(argv), "data": _portable(args.data), "seed": args.seed,
+    return {"command": record_command(argv), "data": portable(args.data), "seed": args.seed,
             "crops": args.crops, "patch": args.patch, "rounds": args.rounds,
             "selector_epochs": args.selector_epochs, "scales": list(args.scales),
             "balance": args.balance or None, "prune_below": args.prune_below or None, **restarts,
@@ -149,7 +115,7 @@ def train_sr_net(args, argv) -> dict:
         state = torch.load(args.init, weights_only=False)
         config["linear_kernel_sizes"] = list(state["config"]["kernel_sizes"])
     elif not plain:
-        raise SystemExit(f"{args.name} starts from a trained linear PAFU upscaler: pass --init "
+        raise InputValueError(f"{args.name} starts from a trained linear PAFU upscaler: pass --init "
                          f"models/sr/pafu-linear-x{args.name[-1]}.pt")
     config.update({k: v for k, v in (("features", args.features), ("depth", args.depth)) if v})
     model = nets.create(args.name, **config)
@@ -169,7 +135,7 @@ def train_sr_net(args, argv) -> dict:
     summary = train_network(model, images, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
                             balance=args.balance or None, fixed_pafu=[] if plain else [model.skip.pafu], pad=args.pad,
                             batch_fn=sr_batches(images, args.batch, size, s, args.pad, scales),
-                            checkpoint=Path(args.runs) / args.name / "checkpoint.pt", **_run_options(args))
+                            checkpoint=Path(args.runs) / args.name / "checkpoint.pt", **run_options(args))
     summary.update(patch=size, scales=list(scales), pad_low_res=args.pad)
     for key in ("jitter", "exposure", "pad"):
         summary.pop(key, None)
@@ -184,9 +150,9 @@ def train_sr_net(args, argv) -> dict:
         "input": {"channels": 1, "colour": "luma (BT.601 Y); chroma by bicubic interpolation",
                   "range": "0-1 float, 8-bit trained"},
         "receptive_field": model.receptive_field, "default_rank": 0 if plain else 2,
-        "train": {"command": _command(argv, summary["steps"]), "data": _portable(args.data), "seed": args.seed,
+        "train": {"command": record_command(argv, summary["steps"]), "data": portable(args.data), "seed": args.seed,
                   "linear_path": (f"least-squares 5x5 convolution over {args.crops} crops, frozen" if plain else
-                                  f"{_portable(args.init)}, frozen"), **summary},
+                                  f"{portable(args.init)}, frozen"), **summary},
     }
     return _ship_sr(model, card, args, config)
 
@@ -206,7 +172,7 @@ def _ship_sr(model, card: dict, args, config: dict) -> dict:
 def attach_sr_metrics(card: dict, out_dir: Path, val: str) -> dict:
     """``imgadapt eval sr`` on the shipped ONNX next to bicubic and Lanczos, stored in the card."""
     s = card["scale"]
-    rows = _eval_rows(out_dir, ["sr", "--hr", val, "--scale", str(s)], card["name"])
+    rows = eval_rows(out_dir, ["sr", "--hr", val, "--scale", str(s)], card["name"])
     ours = next(r for r in rows if r["method"] == card["name"])
     bicubic = next((r for r in rows if r["method"] == "opencv-bicubic"), None)
     card["metrics"] = {
@@ -214,7 +180,7 @@ def attach_sr_metrics(card: dict, out_dir: Path, val: str) -> dict:
                     "input by antialiased bicubic (MATLAB imresize) of the 8-bit image; speed = output "
                     "megapixels/s through the public API, median of 3 after warm-up, peers in the same run "
                     "(imgadapt eval sr)",
-        "data": _portable(val), "images": list(ours["per_image"]), "measured": time.strftime("%Y-%m-%d"),
+        "data": portable(val), "images": list(ours["per_image"]), "measured": time.strftime("%Y-%m-%d"),
         "psnr_db": ours["psnr_db"], "mp_s": ours["mp_s"], "rows": rows,
         "summary": f"{ours['psnr_db']:.2f} dB val x{s}" + (f", bicubic {bicubic['psnr_db']:.2f} dB" if bicubic else ""),
     }
@@ -236,25 +202,9 @@ def ship_demosaic(model, card: dict, args, config: dict, noise: bool = False, on
     return card
 
 
-def _eval_rows(out_dir: Path, task_args: list[str], name: str, extra: list[str] = ()) -> list[dict]:
-    """``imgadapt eval TASK_ARGS`` in a fresh, torch-free process (as a user runs it), so torch's
-    thread pool cannot skew the timings; returns its JSON rows. The model just trained in
-    ``out_dir`` is the one measured, also when it carries a shipped model's name."""
-    import os
-    import subprocess
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        rows_path = Path(tmp) / "rows.json"
-        env = dict(os.environ, IMGADAPT_MODEL_PATH=str(Path(out_dir).resolve()), IMGADAPT_ALLOW_OVERRIDE="1")
-        subprocess.run([sys.executable, "-m", "imgadapt.cli", "eval", *task_args,
-                        "--models", name, "--json", str(rows_path), *extra], check=True, env=env)
-        return json.loads(rows_path.read_text())
-
-
 def attach_demosaic_metrics(card: dict, out_dir: Path, val: str) -> dict:
     """Evaluate the shipped ONNX through the runtime next to the peers, and store it in the card."""
-    rows = _eval_rows(out_dir, ["demosaic", "--images", val], card["name"])
+    rows = eval_rows(out_dir, ["demosaic", "--images", val], card["name"])
     ours = next(r for r in rows if r["method"] == card["name"])
     peers = [r for r in rows if r["source"] != "imgadapt"]
     best = max(peers, key=lambda r: r["psnr_db"]) if peers else None
@@ -262,42 +212,13 @@ def attach_demosaic_metrics(card: dict, out_dir: Path, val: str) -> dict:
         "protocol": "RGB PSNR, 8-px border crop, mean over images of per-image PSNR; clean 8-bit images "
                     "mosaicked RGGB; speed = input megapixels/s through the public API, median of 3 after "
                     "warm-up, peers in the same run (imgadapt eval demosaic)",
-        "data": _portable(val), "images": list(ours["per_image"]), "measured": time.strftime("%Y-%m-%d"),
+        "data": portable(val), "images": list(ours["per_image"]), "measured": time.strftime("%Y-%m-%d"),
         "psnr_db": ours["psnr_db"], "mp_s": ours["mp_s"], "rows": rows,
         "summary": f"{ours['psnr_db']:.2f} dB val" + (f", best peer {best['method']} {best['psnr_db']:.2f} dB"
                                                      if best else ""),
     }
     write_card(Path(out_dir) / (card["name"] + ".json"), card)
     return card
-
-
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise argparse.ArgumentTypeError("--device cuda: torch sees no CUDA device")
-    return name
-
-
-def _run_options(args) -> dict:
-    """How a network trains, beyond what it learns: device, time budget and loss."""
-    from .train_net import l1_loss
-
-    deadline = time.monotonic() + 60 * args.minutes if args.minutes else None
-    options = {"device": _device(args.device), "deadline": deadline, "fit_steps": args.fit_steps,
-               "usage_balance": args.usage_balance}
-    if args.loss == "l1":
-        options["loss_fn"] = l1_loss
-    elif args.loss == "mse":
-        options["balance"] = None
-    return options
-
-
-def _init_train(init: str | None) -> dict | None:
-    """The training record of the checkpoint a network started from (its card next to it), so the
-    card still says how that start was made once the file at that path is replaced."""
-    card = Path(init).with_suffix(".json") if init else None
-    return json.loads(card.read_text()).get("train") if card and card.is_file() else None
 
 
 def train_demosaic_net(args, argv) -> dict:
@@ -315,7 +236,7 @@ def train_demosaic_net(args, argv) -> dict:
                               ("kernel_sizes", list(args.kernel_sizes) if args.kernel_sizes else None))
             if v is not None}
     if state is not None and state["arch"] == arch and any(config.get(k) != v for k, v in body.items()):
-        raise SystemExit(f"--features/--blocks: fine-tuning keeps the body of {args.init} "
+        raise InputValueError(f"--features/--blocks: fine-tuning keeps the body of {args.init} "
                          f"(features {config.get('features')}, blocks {config.get('blocks')}), got {body}")
     config.update(body)
     noise = args.name.endswith("-denoise")
@@ -327,7 +248,7 @@ def train_demosaic_net(args, argv) -> dict:
         model.load_clean(state["state_dict"])
     elif state is not None:  # the input PAFU takes the linear model's (possibly pruned) kernel group
         if plain:
-            raise SystemExit(f"--init: the plain ablation starts from a {arch} checkpoint or from scratch, "
+            raise InputValueError(f"--init: the plain ablation starts from a {arch} checkpoint or from scratch, "
                              f"got a {state['arch']} checkpoint")
         linear = PafuLinearDemosaic(**state["config"])
         linear.load_state_dict(state["state_dict"])
@@ -343,14 +264,14 @@ def train_demosaic_net(args, argv) -> dict:
     batch_fn = None
     if args.batches_on_device:
         if noise:
-            raise SystemExit("--batches-on-device: clean demosaicking only (the noisy mosaics are made on the CPU)")
+            raise InputValueError("--batches-on-device: clean demosaicking only (the noisy mosaics are made on the CPU)")
         from .device_batches import device_demosaic_batches
 
-        batch_fn = device_demosaic_batches(images, args.batch, args.patch, args.pad, args.scales, _device(args.device))
+        batch_fn = device_demosaic_batches(images, args.batch, args.patch, args.pad, args.scales, training_device(args.device))
     summary = train_network(model, images, steps=args.steps, batch=args.batch, patch=args.patch,
                             lr=args.lr, seed=args.seed, noise=noise, scales=args.scales, balance=args.balance or None,
                             pad=args.pad, kernel_lr_scale=args.kernel_lr_scale, checkpoint=run_dir / "checkpoint.pt",
-                            fixed_pafu=not args.train_pafu, batch_fn=batch_fn, **_run_options(args))
+                            fixed_pafu=not args.train_pafu, batch_fn=batch_fn, **run_options(args))
     summary.update(loss=args.loss, pafu="trained end to end" if args.train_pafu and not plain else "fixed")
     if batch_fn is not None:
         summary["batches"] = "made on the training device (export.device_batches)"
@@ -371,8 +292,8 @@ def train_demosaic_net(args, argv) -> dict:
                        + (" Trained on mosaics with heteroscedastic noise (joint denoising)." if noise else ""),
         "input": MOSAIC_INPUT, "receptive_field": exported.receptive_field,
         "default_rank": 0,  # the linear model stays the default: 1 dB over LibRaw AHD at several times its speed
-        "train": {"command": _command(argv, summary["steps"]), "data": _portable(args.data), "seed": args.seed,
-                  "init": _portable(args.init) if args.init else None, "init_train": _init_train(args.init),
+        "train": {"command": record_command(argv, summary["steps"]), "data": portable(args.data), "seed": args.seed,
+                  "init": portable(args.init) if args.init else None, "init_train": init_train(args.init),
                   "noise": noise, **summary},
         "export": {"optimizations": [shrink] if shrink else []},
     }
@@ -387,7 +308,7 @@ def attach_denoise_metrics(card: dict, out_dir: Path, val: str) -> dict:
     (every strength measured, the best one per level quoted)."""
     levels = {}
     for level, (a, b) in NOISE_LEVELS.items():
-        rows = _eval_rows(out_dir, ["demosaic", "--images", val], card["name"], ["--noise", f"{a},{b}"])
+        rows = eval_rows(out_dir, ["demosaic", "--images", val], card["name"], ["--noise", f"{a},{b}"])
         ours = next(r for r in rows if r["method"] == card["name"])
         nlm = [r for r in rows if r["method"].startswith("opencv-vng+nlm")]
         best = max(nlm, key=lambda r: r["psnr_db"])
@@ -540,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     except TimeBudgetReached as stop:
         log.info("%s", stop)
         return EXIT_RESUMABLE
+    except ImgadaptError as exc:
+        log.error("error: %s", exc)
+        return 2
     print(json.dumps({k: card[k] for k in ("name", "params", "onnx_sha256")}, indent=2))
     return 0
 

@@ -18,11 +18,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from imgadapt.errors import InputValueError
+
 from . import nets
 from .boundary_scenes import MANIFEST, boundary_scene, load_sources
+from .data import IGNORED
 
 log = logging.getLogger("imgadapt.train")
-IGNORED = -1.0
 TARGETS = ("one-pixel region borders of the synthetic scenes are positives; their 8-neighbours off the border "
            "are ignored; all other pixels are negatives")
 LOSS = ("class-balanced binary cross-entropy on the logits (HED): per crop, positives weighted by the share of "
@@ -99,7 +101,7 @@ def attach_edges_metrics(card: dict, out_dir: Path, val: str) -> dict:
     ``out_dir`` too (the ablation), and store it in the card; the counterpart's card gets the
     figures of the same run."""
     from .ship import write_card
-    from .train_cli import _eval_rows
+    from .records import eval_rows
 
     from .bsds_train import is_bsds
 
@@ -107,7 +109,7 @@ def attach_edges_metrics(card: dict, out_dir: Path, val: str) -> dict:
     other = _counterpart(card["name"])
     names = [card["name"]] + ([other] if (out_dir / (other + ".onnx")).is_file() else [])
     images, gt = (val / "images" / "val", val / "groundTruth" / "val") if is_bsds(val) else (val / "images", val / "gt")
-    rows = _eval_rows(out_dir, ["edges", "--images", str(images), "--gt", str(gt)], names[0],
+    rows = eval_rows(out_dir, ["edges", "--images", str(images), "--gt", str(gt)], names[0],
                       ["--models", *names] if len(names) > 1 else [])
     card["metrics"] = _edges_metrics(card["name"], other, rows, val)
     write_card(out_dir / (card["name"] + ".json"), card)
@@ -120,7 +122,7 @@ def attach_edges_metrics(card: dict, out_dir: Path, val: str) -> dict:
 
 
 def _edges_metrics(name: str, other: str, rows: list[dict], val: Path) -> dict:
-    from .train_cli import _portable
+    from .records import portable
 
     ours = next(r for r in rows if r["method"] == name)
     peers = [r for r in rows if r["source"] != "imgadapt"]
@@ -129,7 +131,7 @@ def _edges_metrics(name: str, other: str, rows: list[dict], val: Path) -> dict:
         "protocol": "BSDS-style boundary F-measure: non-maximum suppression (Structured Edge toolbox), 99 thresholds, thinning, one-to-one matching within 0.0075 x "
                     "the image diagonal; ODS/OIS/AP; speed = input megapixels/s through the public API, median of "
                     "3 after warm-up, OpenCV Canny/Sobel peers in the same run (imgadapt eval edges)",
-        "data": _portable(str(val)), "images": list(ours["per_image"]), "measured": time.strftime("%Y-%m-%d"),
+        "data": portable(str(val)), "images": list(ours["per_image"]), "measured": time.strftime("%Y-%m-%d"),
         **({"scenes": json.loads((val / MANIFEST).read_text())} if (val / MANIFEST).is_file() else {}),
         **{k: ours[k] for k in ("ods", "ois", "ap", "mp_s")}, "rows": rows,
         "summary": f"ODS {ours['ods']:.3f} OIS {ours['ois']:.3f} AP {ours['ap']:.3f} val"
@@ -162,7 +164,7 @@ DESCRIPTIONS = {
 def train_edges(args, argv) -> dict:
     """``imgadapt train edges/...``: train on scenes from ``--data`` (and ``--textures``), ship, evaluate."""
     from .ship import ship
-    from .train_cli import _command, _init_train, _portable
+    from .records import command, init_train, portable
     from .train_net import train_network
 
     model = nets.create(args.name)
@@ -170,10 +172,10 @@ def train_edges(args, argv) -> dict:
     if args.init:  # fine-tuning: a further one-cycle schedule from a trained network of this architecture
         state = torch.load(args.init, weights_only=False)
         if state.get("arch") != args.name:
-            raise SystemExit(f"--init: expected a checkpoint of {args.name}, "
+            raise InputValueError(f"--init: expected a checkpoint of {args.name}, "
                              f"got one of {state.get('arch')!r} ({args.init})")
         model.load_state_dict(state["state_dict"])
-    init_train = _init_train(args.init)
+    init_train = init_train(args.init)
     from .bsds_train import BSDS_TARGETS, bsds_batches, is_bsds, load_agreement
 
     bsds = len(args.data) == 1 and is_bsds(args.data[0])
@@ -190,12 +192,12 @@ def train_edges(args, argv) -> dict:
                                  "the sources cut into tiles of twice that side", "targets": TARGETS}
     log.info("%s: %d parameters, receptive field %d px, %s", args.name, sum(p.numel() for p in model.parameters()),
              model.receptive_field, f"{len(samples)} BSDS images" if bsds else f"{len(sources)} fill images")
-    from .train_cli import _run_options
+    from .train_net import run_options
 
     summary = train_network(model, None, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr,
                             seed=args.seed, fixed_pafu=False, pad=args.pad, batch_fn=batches,
                             checkpoint=Path(args.runs) / args.name / "checkpoint.pt",
-                            **{**_run_options(args), "loss_fn": balanced_bce})
+                            **{**run_options(args), "loss_fn": balanced_bce})
     for key in ("jitter", "exposure", "scales", "balance", "kernel_lr_scale"):
         summary.pop(key, None)
     base = _counterpart(args.name) if plain else args.name
@@ -207,10 +209,10 @@ def train_edges(args, argv) -> dict:
         "input": {"channels": 1, "multiple": model.multiple, "colour": "gray (OpenCV BGR2GRAY of a colour image)",
                   "range": "0-1 float, 8-bit trained"},
         "receptive_field": model.receptive_field, "default_rank": 0 if plain else DEFAULT_RANK.get(args.name, 1),
-        "train": {"command": _command(argv, summary["steps"]), "data": _portable(args.data),
-                  "textures": _portable(args.textures) if args.textures else None, "seed": args.seed,
+        "train": {"command": command(argv, summary["steps"]), "data": portable(args.data),
+                  "textures": portable(args.textures) if args.textures else None, "seed": args.seed,
                   **data_record, "loss": LOSS, **summary,
-                  **({"init": _portable(args.init), "init_train": init_train} if args.init else {})},
+                  **({"init": portable(args.init), "init_train": init_train} if args.init else {})},
     }
     rng = np.random.default_rng(args.seed)
     checks = [torch.from_numpy(rng.random((1, 1, 64, 96), dtype=np.float32)),

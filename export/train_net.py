@@ -1,6 +1,7 @@
 """Gradient training of non-linear networks, with checkpoints to resume from."""
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 from pathlib import Path
@@ -216,3 +217,23 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     return {"steps": steps, "batch": batch, "patch": patch, "pad": pad, "lr": lr, "balance": balance,
             "kernel_lr_scale": kernel_lr_scale,
             "scales": list(scales), "jitter": jitter, "exposure": list(exposure), "history": history[-5:]}
+
+
+def training_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError("--device cuda: torch sees no CUDA device")
+    return name
+
+
+def run_options(args) -> dict:
+    """How a network trains, beyond what it learns: device, time budget and loss."""
+    deadline = time.monotonic() + 60 * args.minutes if args.minutes else None
+    options = {"device": training_device(args.device), "deadline": deadline, "fit_steps": args.fit_steps,
+               "usage_balance": args.usage_balance}
+    if args.loss == "l1":
+        options["loss_fn"] = l1_loss
+    elif args.loss == "mse":
+        options["balance"] = None
+    return options

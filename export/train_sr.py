@@ -5,7 +5,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from imgadapt._resize import downscale
+from imgadapt.bench.resize import downscale
 
 from .data import quantize, random_crops
 from .lsq import NormalEquations, patch_features

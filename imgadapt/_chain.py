@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ._errors import InputValueError
+from .errors import InputValueError
 from ._session import ort
 
 

@@ -235,7 +235,7 @@ class PafuNetDemosaic(nn.Module):
         self.load_state_dict(state)
 
 
-from . import register  # noqa: E402
+from .registry import register  # noqa: E402
 
 
 @register("demosaic/pafu-linear")

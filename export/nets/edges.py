@@ -166,7 +166,7 @@ class GdPafuEdges(_Probability):
         return self.out(torch.cat([f, up], 1))
 
 
-from . import register  # noqa: E402
+from .registry import register  # noqa: E402
 
 register("edges/gd-col")(lambda **kw: GdColEdges(**kw))
 register("edges/gd-col-plain")(lambda **kw: GdColEdges(**{**kw, "plain": True}))

@@ -129,7 +129,7 @@ class PafuEspcn(nn.Module):
         return depth_to_space(base + self.out(h), self.scale)
 
 
-from . import register  # noqa: E402
+from .registry import register  # noqa: E402
 
 for _scale in (2, 3, 4):
     register(f"sr/pafu-espcn-x{_scale}")(lambda _s=_scale, **kw: PafuEspcn(_s, **kw))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from export import boundary_scenes as bs
-from imgadapt._boundary_metrics import thin
+from imgadapt.bench.boundary_metrics import thin
 
 
 def sources(n=3, size=96):

@@ -5,7 +5,7 @@ import torch
 from _export_helpers import broken, tiny_export
 from export.onnx_io import to_onnx_bytes
 from export.ship import verify_onnx
-from imgadapt._errors import ExportVerificationError
+from imgadapt.errors import ExportVerificationError
 
 
 def test_a_broken_graph_fails_verification_saying_expected_and_got():

@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from imgadapt import _bench, _peak_memory, cli
-from imgadapt._errors import InputValueError, UnknownNameError
+from imgadapt.bench import suite, peak_memory
+from imgadapt import cli
+from imgadapt.errors import InputValueError, UnknownNameError
 
 
 def direct_psnr(a, b, crop, y=False):
@@ -18,11 +19,11 @@ def direct_psnr(a, b, crop, y=False):
 
 
 def test_peer_figures_agree_with_direct_calls(tmp_path, photos):
-    from imgadapt._resize import downscale
+    from imgadapt.bench.resize import downscale
 
     folder = photos(tmp_path / "img", shapes=((40, 48), (36, 44)))
     images = [cv2.imread(str(p)) for p in sorted(folder.iterdir())]
-    rows, _ = _bench.bench("demosaic", folder, only=["opencv-bilinear", "opencv-vng"], repeats=1, memory=False)
+    rows, _ = suite.bench("demosaic", folder, only=["opencv-bilinear", "opencv-vng"], repeats=1, memory=False)
     for method, code in (("opencv-bilinear", cv2.COLOR_BayerBG2BGR), ("opencv-vng", cv2.COLOR_BayerBG2BGR_VNG)):
         psnrs = []
         for img in images:
@@ -34,7 +35,7 @@ def test_peer_figures_agree_with_direct_calls(tmp_path, photos):
         assert row["psnr_db"] == pytest.approx(np.mean(psnrs), abs=2e-3)
         assert row["source"] == "opencv-python" and row["mp_s"] > 0
 
-    rows, _ = _bench.bench("sr", folder, scale=2, only=["opencv-bicubic"], repeats=1, memory=False)
+    rows, _ = suite.bench("sr", folder, scale=2, only=["opencv-bicubic"], repeats=1, memory=False)
     psnrs = []
     for img in images:
         lr = downscale(img, 2)
@@ -47,13 +48,13 @@ def test_missing_peers_are_skipped_with_a_note(tmp_path, photos, monkeypatch):
     monkeypatch.setitem(sys.modules, "colour_demosaicing", None)  # import fails, find_spec says missing
     monkeypatch.setitem(sys.modules, "rawpy", None)
     monkeypatch.setitem(sys.modules, "demosaicnet", None)
-    found, notes = _bench.methods("demosaic", models=[])
+    found, notes = suite.methods("demosaic", models=[])
     assert list(found) == ["opencv-bilinear", "opencv-vng", "opencv-ea"]
     assert any(n.startswith("malvar2004: skipped") and "colour-demosaicing" in n for n in notes)
     assert sum("rawpy" in n for n in notes) == 5
     with pytest.raises(UnknownNameError, match="menon2007: skipped"):
-        _bench.methods("demosaic", models=[], only=["menon2007"])
-    rows, notes = _bench.bench("demosaic", photos(tmp_path / "img", shapes=((40, 48), (36, 44))), models=[], repeats=1, memory=False)
+        suite.methods("demosaic", models=[], only=["menon2007"])
+    rows, notes = suite.bench("demosaic", photos(tmp_path / "img", shapes=((40, 48), (36, 44))), models=[], repeats=1, memory=False)
     assert {r["method"] for r in rows} == set(found) and len(notes) == 8
 
 
@@ -97,34 +98,34 @@ def test_bench_cli_sr_and_edges(installed, tmp_path, photos):
 
 
 def test_scaling_rows(installed, monkeypatch):
-    monkeypatch.setattr(_bench, "DEFAULT_TILE", 128)  # the 0.04-MP frame (244 px wide) spans two tiles
-    rows = _bench.scaling("demosaic", sizes=[0.04], untiled_max_mp=0.05, repeats=1)
-    assert [(r["tile"], round(r["megapixels"], 2)) for r in rows] == [("default", 0.04), ("off", 0.04)]
+    monkeypatch.setattr(suite, "DEFAULT_TILE", 128)  # the 0.04-MP frame (244 px wide) spans two tiles
+    rows = suite.scaling("demosaic", sizes=[0.04], untiled_max_mp=0.05, repeats=1)
+    assert [(r["tile"], round(r["megapixels"], 2)) for r in rows] == [("128", 0.04), ("off", 0.04)]
     assert all(r["mp_s"] > 0 and r["source"] == "imgadapt" for r in rows)
     assert rows[0]["io_mb"] == pytest.approx(rows[0]["megapixels"] * 4 / 1.048576, rel=0.01)  # uint8 in, BGR out
-    assert _bench.frame_shape(24, "demosaic") == (4000, 6000) and _bench.frame_shape(24, "sr", 2) == (2000, 3000)
+    assert suite.frame_shape(24, "demosaic") == (4000, 6000) and suite.frame_shape(24, "sr", 2) == (2000, 3000)
 
 
 def test_peak_memory_sees_a_large_allocation():
-    if _peak_memory.reset_high_water() is None:
+    if peak_memory.reset_high_water() is None:
         pytest.skip("the resident high-water mark cannot be reset here (Linux only)")
-    result = _peak_memory.profile([np.zeros(4)], lambda x: np.ones(48 * 2**20 // 8), 1.0, repeats=1)
+    result = peak_memory.profile([np.zeros(4)], lambda x: np.ones(48 * 2**20 // 8), 1.0, repeats=1)
     assert 46 <= result["peak_mb"] <= 80 and result["mp_s"] > 0 and "VmHWM" in result["memory_how"]
 
 
 def test_bad_input_raises_typed_errors(tmp_path, photos, capsys):
     folder = photos(tmp_path / "img", shapes=((20, 20),))
     with pytest.raises(InputValueError, match="--scale"):
-        _bench.bench("sr", folder)
+        suite.bench("sr", folder)
     with pytest.raises(InputValueError, match="--gt"):
-        _bench.bench("edges", folder)
+        suite.bench("edges", folder)
     with pytest.raises(UnknownNameError, match="bench task"):
-        _bench.bench("denoise", folder)
+        suite.bench("denoise", folder)
     with pytest.raises(UnknownNameError, match="unknown method"):
-        _bench.methods("sr", scale=2, models=[], only=["nope"])
+        suite.methods("sr", scale=2, models=[], only=["nope"])
     for sizes in ([0], [500], []):
         with pytest.raises(InputValueError, match="megapixels"):
-            _bench.check_sizes(sizes)
+            suite.check_sizes(sizes)
     assert cli.main(["bench", "demosaic"]) == 2
     assert cli.main(["bench", "demosaic", "--images", str(tmp_path / "missing")]) == 2
     with pytest.raises(SystemExit):

@@ -3,8 +3,8 @@ import pytest
 
 pytest.importorskip("scipy", reason="boundary matching needs scipy (dev extra)")
 
-from imgadapt import _boundary_metrics as bm
-from imgadapt._errors import InputDtypeError, InputShapeError, InputValueError
+from imgadapt.bench import boundary_metrics as bm
+from imgadapt.errors import InputDtypeError, InputShapeError, InputValueError
 
 
 def line(shape=(200, 200), row=100, cols=(50, 150)):

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imgadapt import _convert, cli, raw
-from imgadapt._errors import WorkerError
+from imgadapt.raw import convert
+from imgadapt import cli, raw
+from imgadapt.errors import WorkerError
 from imgadapt._io import read_array, write_array
-from imgadapt._progress import Progress
+from imgadapt.cli.progress import Progress
 
 pytest.importorskip("rawpy", reason="camera RAW files are read with rawpy (raw extra)")
 
@@ -119,13 +120,13 @@ def test_output_folder_holding_inputs_is_refused(installed, tmp_path, dng):
 
 
 def test_output_names_cannot_hide_collide_or_leave_the_folder(tmp_path):
-    assert _convert.output_name(Path("../../etc/passwd.dng"), ".png") == "passwd.png"
-    assert _convert.output_name(Path("..dng"), ".png") == "unnamed.png"
-    assert _convert.output_name(Path(".hidden.nef"), ".png") == "hidden.png"
+    assert convert.output_name(Path("../../etc/passwd.dng"), ".png") == "passwd.png"
+    assert convert.output_name(Path("..dng"), ".png") == "unnamed.png"
+    assert convert.output_name(Path(".hidden.nef"), ".png") == "hidden.png"
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
         (tmp_path / sub / "x.dng").write_bytes(b"")
-    jobs, settled = _convert.plan([tmp_path / "a" / "x.dng", tmp_path / "b" / "x.dng", tmp_path / "a" / "x.dng"],
+    jobs, settled = convert.plan([tmp_path / "a" / "x.dng", tmp_path / "b" / "x.dng", tmp_path / "a" / "x.dng"],
                                   tmp_path / "out", ".png")
     assert [Path(j.dst).name for j in jobs] == ["x.png"]
     assert len(settled) == 1 and settled[0].status == "failed" and "also the output of" in settled[0].message
@@ -158,16 +159,16 @@ def _fake_convert(job, model, settings):
     if "crash" in Path(job.src).name:
         os._exit(7)  # a decoder crash takes the whole worker process down
     Path(job.dst).write_text("ok")
-    return _convert.Result(job.index, job.src, job.dst, "converted")
+    return convert.Result(job.index, job.src, job.dst, "converted")
 
 
 def test_a_worker_crash_fails_its_file_and_the_batch_goes_on(tmp_path, monkeypatch):
-    monkeypatch.setattr(_convert, "load_model", _fake_model)
-    monkeypatch.setattr(_convert, "convert_file", _fake_convert)
+    monkeypatch.setattr(convert, "load_model", _fake_model)
+    monkeypatch.setattr(convert, "convert_file", _fake_convert)
     names = ["a", "crash1", "b", "c", "crash2", "d"]
-    jobs = [_convert.Job(i, str(tmp_path / f"{n}.dng"), str(tmp_path / f"{n}.png")) for i, n in enumerate(names)]
+    jobs = [convert.Job(i, str(tmp_path / f"{n}.dng"), str(tmp_path / f"{n}.png")) for i, n in enumerate(names)]
     results = []
-    _convert.run_local(jobs, _convert.Settings(model="fake"), 2, results.append, start_method="fork")
+    convert.run_local(jobs, convert.Settings(model="fake"), 2, results.append, start_method="fork")
     status = {Path(r.src).stem: r for r in results}
     assert sorted(status) == sorted(names)
     assert {n for n, r in status.items() if r.status == "converted"} == {"a", "b", "c", "d"}
@@ -181,13 +182,13 @@ def _slow_convert(job, model, settings):
 
 
 def test_a_file_over_the_time_limit_fails_and_the_batch_goes_on(tmp_path, monkeypatch):
-    monkeypatch.setattr(_convert, "load_model", _fake_model)
-    monkeypatch.setattr(_convert, "convert_file", _slow_convert)
+    monkeypatch.setattr(convert, "load_model", _fake_model)
+    monkeypatch.setattr(convert, "convert_file", _slow_convert)
     names = ["a", "slow", "b"]
-    jobs = [_convert.Job(i, str(tmp_path / f"{n}.dng"), str(tmp_path / f"{n}.png")) for i, n in enumerate(names)]
+    jobs = [convert.Job(i, str(tmp_path / f"{n}.dng"), str(tmp_path / f"{n}.png")) for i, n in enumerate(names)]
     results = []
     start = time.monotonic()
-    _convert.run_local(jobs, _convert.Settings(model="fake"), 1, results.append, start_method="fork", timeout=0.5)
+    convert.run_local(jobs, convert.Settings(model="fake"), 1, results.append, start_method="fork", timeout=0.5)
     assert time.monotonic() - start < 20
     status = {Path(r.src).stem: r for r in results}
     assert status["a"].status == status["b"].status == "converted"
@@ -199,10 +200,10 @@ def _failing_model(settings):
 
 
 def test_a_worker_that_cannot_load_the_model_stops_the_batch(tmp_path, monkeypatch):
-    monkeypatch.setattr(_convert, "load_model", _failing_model)
-    jobs = [_convert.Job(0, str(tmp_path / "a.dng"), str(tmp_path / "a.png"))]
+    monkeypatch.setattr(convert, "load_model", _failing_model)
+    jobs = [convert.Job(0, str(tmp_path / "a.dng"), str(tmp_path / "a.png"))]
     with pytest.raises(WorkerError, match="could not load model 'fake': RuntimeError: no such model file"):
-        _convert.run_local(jobs, _convert.Settings(model="fake"), 1, lambda r: None, start_method="fork")
+        convert.run_local(jobs, convert.Settings(model="fake"), 1, lambda r: None, start_method="fork")
 
 
 def test_progress_bar_draws_only_on_a_terminal():
@@ -270,10 +271,10 @@ def test_a_run_killed_mid_way_leaves_only_complete_images_and_a_rerun_resumes(wo
 
 
 def test_eval_raw_measures_convert_and_libraw_on_the_same_files(workers_see_models, tmp_path, dng):
-    from imgadapt import _evaluate
+    from imgadapt.bench import evaluate
 
     images = [(f"s{k}.png", np.rint(dng.scene(48, 64, seed=k) * 255).astype(np.uint8)) for k in range(2)]
-    rows = _evaluate.evaluate_raw(images, tmp_path, model="demosaic/conv", repeats=1, workers=1)
+    rows = evaluate.evaluate_raw(images, tmp_path, model="demosaic/conv", repeats=1, workers=1)
     by_method = {r["method"].split(" (")[0]: r for r in rows}
     assert set(by_method) == {"imgadapt convert", "imgadapt raw.read+develop", "libraw-ahd imread+postprocess"}
     # The batch writes exactly what the in-process pipeline returns.

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import imgadapt
-from imgadapt import _bayer, _colour, raw
-from imgadapt._errors import InputDtypeError, InputValueError, UnknownNameError
-from imgadapt._metrics import psnr
+from imgadapt import bayer, raw
+from imgadapt.raw import colour
+from imgadapt.errors import InputDtypeError, InputValueError, UnknownNameError
+from imgadapt.bench.metrics import psnr
 from imgadapt._registry import Registry
 
 rawpy = pytest.importorskip("rawpy", reason="camera RAW files are read with rawpy (raw extra)")
@@ -23,7 +24,7 @@ def model():
     return imgadapt.load(None, task="demosaic", threads=1)
 
 
-@pytest.mark.parametrize("pattern", _bayer.PATTERNS)
+@pytest.mark.parametrize("pattern", bayer.PATTERNS)
 def test_linear_output_is_the_scaled_sensor_data_demosaicked(tmp_path, dng, model, pattern):
     # below 75 % of white: a flat disc at the brightest level above that would count as clipped
     scene = dng.scene(64, 96, hi=0.7)
@@ -31,7 +32,7 @@ def test_linear_output_is_the_scaled_sensor_data_demosaicked(tmp_path, dng, mode
     out = raw.develop(raw.read(tmp_path / "a.dng"), model, **LINEAR)
     assert out.shape == (64, 96, 3) and out.dtype == np.float32
     # Reference from the known image: its ideal [0, 1] mosaic, demosaicked by the same model.
-    reference = model(_bayer.mosaic(scene, pattern).astype(np.float32), pattern=pattern)
+    reference = model(bayer.mosaic(scene, pattern).astype(np.float32), pattern=pattern)
     # The file holds 14-bit samples, so a pixel-adaptive model may pick another kernel here and there.
     error = np.abs(out - reference)
     assert error.mean() < 1e-4 and np.quantile(error, 0.999) < 2e-3, (error.mean(), error.max())
@@ -40,7 +41,7 @@ def test_linear_output_is_the_scaled_sensor_data_demosaicked(tmp_path, dng, mode
 
 def test_camera_white_balance_and_matrix_recover_the_scene(tmp_path, dng, model):
     srgb = dng.scene(64, 96, lo=0.1, hi=0.7)  # linear sRGB, BGR
-    cam_rgb = np.linalg.inv(_colour.camera_to_srgb(CAMERA_MATRIX))  # sRGB -> white-balanced camera RGB
+    cam_rgb = np.linalg.inv(colour.camera_to_srgb(CAMERA_MATRIX))  # sRGB -> white-balanced camera RGB
     camera = (srgb[..., ::-1] @ cam_rgb.T)[..., ::-1]
     neutral = np.array([0.5, 1.0, 0.7])  # camera response to white: raw = balanced * neutral
     sensor = camera * neutral[::-1]
@@ -74,7 +75,7 @@ def test_srgb_transfer_curve_and_dtypes(tmp_path, dng, model):
     image = raw.read(tmp_path / "a.dng")
     linear = raw.develop(image, model, wb="daylight", exposure=0, gamma="linear")
     encoded = raw.develop(image, model, wb="daylight", exposure=0, gamma="srgb")
-    np.testing.assert_allclose(encoded, _colour.srgb_encode(linear), atol=1e-6)
+    np.testing.assert_allclose(encoded, colour.srgb_encode(linear), atol=1e-6)
     assert encoded.mean() > linear.mean()
     u16 = raw.develop(image, model, wb="daylight", exposure=0, dtype="uint16")
     u8 = raw.develop(image, model, wb="daylight", exposure=0, dtype=np.uint8)
@@ -278,11 +279,11 @@ def test_a_sensor_clipping_below_its_white_level_still_gives_neutral_highlights(
 
 
 def test_profile_times_every_stage_next_to_libraw(tmp_path, dng, model):
-    from imgadapt import _raw_profile
+    from imgadapt.raw import profile
 
     path = tmp_path / "a.dng"
     dng.write(path, dng.scene(64, 96), "RGGB", black=512, white=16383, neutral=(0.5, 1, 0.7))
-    result = _raw_profile.profile_file(str(path), model, repeats=1)
+    result = profile.profile_file(str(path), model, repeats=1)
     seconds = result["seconds"]
     for name in ("libraw imread+postprocess", "libraw postprocess", "imgadapt read", "imgadapt develop",
                  "  scale", "  demosaic", "  exposure", "  colour+curve", "write png (raw.write)"):

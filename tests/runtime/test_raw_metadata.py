@@ -8,7 +8,8 @@ import zlib
 import numpy as np
 import pytest
 
-from imgadapt import _metadata, cli, raw
+from imgadapt.raw import metadata
+from imgadapt import cli, raw
 from imgadapt._io import read_array
 from tests._raw_files import add_exif
 
@@ -123,7 +124,7 @@ def test_linear_output_carries_a_linear_profile_and_camera_rgb_none(installed, t
     out = tmp_path / "out"
     assert cli.main(["convert", str(shot), "-o", str(out), "--workers", "0", "--gamma", "linear"]) == 0
     linear = ImageCms.ImageCmsProfile(io.BytesIO(icc_of(out / "shot.png")))
-    srgb = ImageCms.ImageCmsProfile(io.BytesIO(_metadata.icc_profile("srgb")))
+    srgb = ImageCms.ImageCmsProfile(io.BytesIO(metadata.icc_profile("srgb")))
     grey = Image.new("RGB", (1, 1), (128, 128, 128))  # 0.502 linear is 0.735 in sRGB
     moved = ImageCms.applyTransform(grey, ImageCms.buildTransform(linear, srgb, "RGB", "RGB"))
     assert abs(moved.getpixel((0, 0))[1] - 187.5) <= 1.5
@@ -193,7 +194,7 @@ def test_exif_of_other_raw_containers(tmp_path):
     raf.write_bytes(b"FUJIFILMCCD-RAW 0201FF383501" + bytes(100) + b"\xff\xd8\xff\xe1"
                     + struct.pack(">H", len(app1) + 2) + app1 + b"\xff\xd9")
     for path in (orf, cr3, raf):
-        tags = _metadata.describe(_metadata.read_exif(path))
+        tags = metadata.describe(metadata.read_exif(path))
         assert tags["Make"] == "Maker" and tags["Model"] == "M1", path
         assert float(tags["ExposureTime"]) == pytest.approx(1 / 60), path
 
@@ -212,12 +213,12 @@ def test_damaged_exif_never_fails_reading(tmp_path, shot):
             damaged[i] = rng.integers(0, 256)
         path = tmp_path / f"d{k}.dng"
         path.write_bytes(bytes(damaged))
-        blob = _metadata.read_exif(path)
+        blob = metadata.read_exif(path)
         assert blob is None or isinstance(blob, bytes)
-        _metadata.describe(blob)
+        metadata.describe(blob)
     (tmp_path / "short.dng").write_bytes(data[:12])
-    assert _metadata.read_exif(tmp_path / "short.dng") is None
-    assert _metadata.read_exif(tmp_path / "missing.dng") is None
+    assert metadata.read_exif(tmp_path / "short.dng") is None
+    assert metadata.read_exif(tmp_path / "missing.dng") is None
 
 
 def test_without_pillow_outputs_carry_pixels_only(installed, tmp_path, shot, monkeypatch):
@@ -226,11 +227,11 @@ def test_without_pillow_outputs_carry_pixels_only(installed, tmp_path, shot, mon
     for name in [m for m in sys.modules if m == "PIL" or m.startswith("PIL.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "PIL", None)
-    _metadata.icc_profile.cache_clear()
+    metadata.icc_profile.cache_clear()
     try:
         out = tmp_path / "out"
         assert cli.main(["convert", str(shot), "-o", str(out), "--workers", "0"]) == 0
         kinds = [kind for kind, _ in png_chunks(out / "shot.png")]
         assert b"eXIf" not in kinds and b"iCCP" not in kinds
     finally:
-        _metadata.icc_profile.cache_clear()
+        metadata.icc_profile.cache_clear()

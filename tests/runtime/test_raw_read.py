@@ -4,13 +4,9 @@ import sys
 import numpy as np
 import pytest
 
-from imgadapt import _bayer, _colour, raw
-from imgadapt._errors import (
-    CorruptRawError,
-    InputSizeError,
-    InputValueError,
-    UnsupportedRawError,
-)
+from imgadapt import bayer, raw
+from imgadapt.raw import colour
+from imgadapt.errors import CorruptRawError, InputSizeError, InputValueError, UnsupportedRawError
 from imgadapt._io import write_array
 
 pytest.importorskip("rawpy", reason="camera RAW files are read with rawpy (raw extra)")
@@ -19,7 +15,7 @@ pytest.importorskip("rawpy", reason="camera RAW files are read with rawpy (raw e
 CAMERA_MATRIX = np.array([[0.90, -0.25, -0.08], [-0.40, 1.25, 0.12], [-0.05, 0.18, 0.62]])
 
 
-@pytest.mark.parametrize("pattern", _bayer.PATTERNS)
+@pytest.mark.parametrize("pattern", bayer.PATTERNS)
 def test_dng_metadata_round_trip(tmp_path, dng, pattern):
     path = tmp_path / "a.dng"
     written = dng.write(path, dng.scene(40, 60), pattern, black=(500, 510, 520, 530), white=16383,
@@ -31,17 +27,17 @@ def test_dng_metadata_round_trip(tmp_path, dng, pattern):
     assert image.white_level == 16383
     np.testing.assert_allclose(image.camera_wb, (2.0, 1.0, 1.25), rtol=1e-5)  # reciprocals of AsShotNeutral
     assert image.daylight_wb is not None and image.daylight_wb[1] == 1.0
-    np.testing.assert_allclose(image.camera_to_srgb, _colour.camera_to_srgb(CAMERA_MATRIX), atol=1e-4)  # LibRaw: float32
+    np.testing.assert_allclose(image.camera_to_srgb, colour.camera_to_srgb(CAMERA_MATRIX), atol=1e-4)  # LibRaw: float32
     assert image.flip == 6 and image.source == str(path)
     assert f"40x60 uint16 {pattern}" in repr(image)
 
 
 def test_camera_matrix_built_as_dcraw():
-    m = _colour.camera_to_srgb(CAMERA_MATRIX)
+    m = colour.camera_to_srgb(CAMERA_MATRIX)
     # sRGB white, seen by the camera and white-balanced, is (1, 1, 1), and maps back to white.
     np.testing.assert_allclose(m @ np.ones(3), np.ones(3), atol=1e-12)
-    np.testing.assert_allclose(np.linalg.inv(m), CAMERA_MATRIX @ _colour.XYZ_FROM_SRGB
-                               / (CAMERA_MATRIX @ _colour.XYZ_FROM_SRGB).sum(1, keepdims=True), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.inv(m), CAMERA_MATRIX @ colour.XYZ_FROM_SRGB
+                               / (CAMERA_MATRIX @ colour.XYZ_FROM_SRGB).sum(1, keepdims=True), atol=1e-12)
 
 
 def test_sensors_that_are_not_2x2_bayer_are_refused(tmp_path, dng):

@@ -2,13 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from imgadapt._errors import (
-    InputDtypeError,
-    InputShapeError,
-    InputSizeError,
-    InputValueError,
-)
-from imgadapt._resize import cubic, downscale, modcrop
+from imgadapt.errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError
+from imgadapt.bench.resize import cubic, downscale, modcrop
 
 
 def smooth_image(rng, h=96, w=144, sigma=2.0):

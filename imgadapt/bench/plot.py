@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ._errors import InputValueError
+from ..errors import InputValueError
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _INK, _GRID = (40, 40, 40), (225, 225, 225)

@@ -1,6 +1,6 @@
 """The image-to-image batch commands (``demosaic``, ``upscale``, ``edges``).
 
-Every output is planned before anything is written (:func:`imgadapt._convert.plan` for an output
+Every output is planned before anything is written (:func:`imgadapt.raw.convert.plan` for an output
 folder, :func:`plan_one` for one output file): an output folder that holds inputs is a usage error,
 colliding output names and inputs that are missing, link loops or over the pixel limit fail by
 name. Then each file is read (its header checked before decoding), processed and written
@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import _convert
-from ._errors import ImgadaptError, InputValueError
-from ._headers import check_pixels
-from ._io import IMAGE_SUFFIXES, read_array, write_array
-from ._paths import reason, resolve_folder, resolve_input, show
+from ..errors import ImgadaptError, InputValueError
+from .._headers import check_pixels
+from .._io import IMAGE_SUFFIXES, read_array, write_array
+from .._paths import reason, resolve_folder, resolve_input, show
+from ..raw import convert
+from .args import max_pixels as args_max_pixels
+from .status import FAILED, OK
 
 log = logging.getLogger("imgadapt")
 
@@ -54,7 +56,7 @@ def expand_inputs(inputs: list[str], suffixes=IMAGE_SUFFIXES) -> list[Path]:
 
 
 def plan_one(src: Path, dst: Path, overwrite: bool, max_pixels: int
-             ) -> tuple[list[_convert.Job], list[_convert.Result]]:
+             ) -> tuple[list[convert.Job], list[convert.Result]]:
     """The plan for one input written to the file ``dst``.
 
     Raises:
@@ -63,7 +65,7 @@ def plan_one(src: Path, dst: Path, overwrite: bool, max_pixels: int
     resolve_folder(dst.parent, "the folder of the output")
 
     def failed(message: str):
-        return [], [_convert.Result(0, str(src), str(dst), "failed", message)]
+        return [], [convert.Result(0, str(src), str(dst), "failed", message)]
     try:
         resolved = resolve_input(src)
         if os.path.lexists(dst):
@@ -74,23 +76,24 @@ def plan_one(src: Path, dst: Path, overwrite: bool, max_pixels: int
         check_pixels(src, max_pixels)
     except (ImgadaptError, OSError) as exc:
         return failed(reason(exc, src))
-    return [_convert.Job(0, str(src), str(dst))], []
+    return [convert.Job(0, str(src), str(dst))], []
 
 
-def run(args, process: Callable, max_pixels: int) -> int:
-    """Plan, load the model, then process file by file. Exit status 0 when every file was
-    processed, 1 when any failed, 2 for a usage error."""
-    from . import load
+def run(args, process: Callable) -> int:
+    """Plan, load the model, then process file by file. Exit status :data:`~.status.OK` when every
+    file was processed, :data:`~.status.FAILED` when any failed."""
+    from .._model import load
 
+    max_pixels = args_max_pixels(args)
     files = expand_inputs(args.inputs)
     if not files:
         log.error("no input files matched %s", " ".join(show(item) for item in args.inputs))
-        return 1
+        return FAILED
     out = Path(args.output)
     if len(files) == 1 and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
         jobs, settled = plan_one(files[0], out, args.overwrite, max_pixels)
     else:
-        jobs, settled = _convert.plan(files, out, args.suffix, overwrite=args.overwrite, max_pixels=max_pixels)
+        jobs, settled = convert.plan(files, out, args.suffix, overwrite=args.overwrite, max_pixels=max_pixels)
     model = load(args.model, task=args.task, threads=args.threads, providers=["cpu"] if args.cpu else None)
     total, done, failed = len(jobs) + len(settled), 0, 0
     start = time.perf_counter()
@@ -105,10 +108,10 @@ def run(args, process: Callable, max_pixels: int) -> int:
         done += 1
         try:
             write_array(job.dst, process(model, read_array(job.src, max_pixels)))
-        except _convert.FILE_ERRORS as exc:
+        except convert.FILE_ERRORS as exc:
             failed += 1
             log.error("[%d/%d] %s: %s", done, total, show(job.src), reason(exc, job.src))
             continue
         log.info("[%d/%d] %s -> %s", done, total, show(job.src), show(job.dst))
     log.info("%d of %d converted in %.1f s with %s", total - failed, total, time.perf_counter() - start, model.name)
-    return 1 if failed else 0
+    return FAILED if failed else OK

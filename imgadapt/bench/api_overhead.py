@@ -22,8 +22,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import _session
-from ._model import DEFAULT_TILE, _gray_into, check_model_arg, default_upscaler, load, registry
+from .. import _session
+from .._model import DEFAULT_TILE, _gray_into, check_model_arg, default_upscaler, load, registry
 
 API_FRAME = (4000, 6000)
 
@@ -42,9 +42,9 @@ def scene(task: str, shape: tuple[int, int], dtype, seed: int = 0) -> np.ndarray
     else:
         img = img.astype(dtype)
     if task == "demosaic":
-        from . import _bayer
+        from .. import bayer
 
-        return _bayer.mosaic(img, "RGGB")
+        return bayer.mosaic(img, "RGGB")
     return img
 
 

@@ -1,14 +1,13 @@
-"""The ``imgadapt bench`` command: tables, JSON rows and charts of :mod:`imgadapt._bench`."""
+"""The ``imgadapt bench`` command: tables, JSON rows and charts of :mod:`imgadapt.bench.suite`."""
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-from pathlib import Path
 
-from . import _bench
-
-log = logging.getLogger("imgadapt")
+from ..bench import suite
+from ..bench.table import METHOD, SOURCE, Column, render, write_json
+from ..errors import ImgadaptError
+from .args import count, positive
+from .status import OK, CommandError
 
 DESCRIPTION = (
     "Every imgadapt model of the task and every installed peer on the same images, in one run: quality "
@@ -22,16 +21,15 @@ DESCRIPTION = (
 
 def _sizes(text: str) -> tuple[float, ...]:
     try:
-        return _bench.check_sizes(float(v) for v in text.split(","))
+        return suite.check_sizes(float(v) for v in text.split(","))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected comma-separated megapixels such as 1,4,24: {exc}") from None
 
 
-def add_parser(sub, count, positive) -> None:
-    """Add ``bench`` to the ``imgadapt`` sub-commands (``count``/``positive``: the CLI's number parsers)."""
+def add_parser(sub) -> None:
     p = sub.add_parser("bench", help="models and every installed peer: quality, speed, memory, chart",
                        description=DESCRIPTION)
-    p.add_argument("task", choices=_bench.TASKS)
+    p.add_argument("task", choices=suite.TASKS)
     p.add_argument("--images", "--hr", dest="images", default=None,
                    help="folder of clean 8-bit colour images (edges: scenes); not needed with --scaling")
     p.add_argument("--gt", default=None, help="edges: ground-truth folder (NAME.png, NAME_0.png ..., or NAME.mat)")
@@ -43,11 +41,11 @@ def add_parser(sub, count, positive) -> None:
     p.add_argument("--json", default=None, help="write the rows as JSON")
     p.add_argument("--plot", default=None, help="write the chart (PNG)")
     p.add_argument("--scaling", action="store_true", help="speed and memory on synthetic frames of --sizes")
-    p.add_argument("--sizes", type=_sizes, default=_bench.SCALING_SIZES,
+    p.add_argument("--sizes", type=_sizes, default=suite.SCALING_SIZES,
                    help="--scaling: frame megapixels, comma-separated (default 1,2,4,8,16,24)")
-    p.add_argument("--untiled-max", type=positive, default=_bench.UNTILED_MAX_MP,
+    p.add_argument("--untiled-max", type=positive, default=suite.UNTILED_MAX_MP,
                    help="--scaling: also run models untiled on inputs of more than one tile up to this many "
-                        f"input megapixels (default {_bench.UNTILED_MAX_MP:g})")
+                        f"input megapixels (default {suite.UNTILED_MAX_MP:g})")
     p.add_argument("--api-overhead", action="store_true",
                    help="the public API against the bare network on one frame of --api-megapixels (uint16 mosaic / "
                         "uint8 BGR), and --batch-frames frames of 512x512 in a loop against Model.batch")
@@ -57,26 +55,19 @@ def add_parser(sub, count, positive) -> None:
     p.set_defaults(func=run)
 
 
-def _fmt(value, spec: str) -> str:
-    """``value`` formatted by ``spec``, or ``-`` padded to the field width when missing."""
-    return format(value, spec) if value is not None else format("-", ">" + spec.split(".")[0])
+_SCALING = [METHOD, Column("tiles", lambda r: r["tile"] or None, ">7s"), Column("MP", "megapixels", "7.2f"),
+            Column("MP/s", "mp_s", "8.2f"), Column("peak MB", "peak_mb", "8.1f"), Column("MB/MP", "mb_per_mp", "6.1f"),
+            Column("I/O MB", "io_mb", "7.1f")]
+_QUALITY = {"edges": [Column("ODS", "ods", "6.4f"), Column("OIS", "ois", "6.4f"), Column("AP", "ap", "6.4f")]}
+_SPEED = [Column("MP/s", "mp_s", "9.2f"), Column("peak MB", "peak_mb", "8.1f")]
 
 
 def table(task: str, rows: list[dict], scaling: bool = False) -> list[str]:
     """The printed report of bench rows."""
     if scaling:
-        lines = [f"{'method':28s} {'tiles':>7s} {'MP':>7s} {'MP/s':>8s} {'peak MB':>8s} {'MB/MP':>6s} {'I/O MB':>7s}"]
-        lines += [f"{r['method']:28s} {r['tile'] or '-':>7s} {r['megapixels']:7.2f} {_fmt(r['mp_s'], '8.2f')} "
-                  f"{_fmt(r['peak_mb'], '8.1f')} {_fmt(r['mb_per_mp'], '6.1f')} {_fmt(r['io_mb'], '7.1f')}" for r in rows]
-        return lines + linearity(rows)
-    if task == "edges":
-        head = f"{'method':28s} {'source':20s} {'ODS':>6s} {'OIS':>6s} {'AP':>6s}"
-        body = [f"{r['method']:28s} {r['source']:20s} {r['ods']:6.4f} {r['ois']:6.4f} {r['ap']:6.4f}" for r in rows]
-    else:
-        head = f"{'method':28s} {'source':20s} {'PSNR dB':>8s}"
-        body = [f"{r['method']:28s} {r['source']:20s} {r['psnr_db']:8.3f}" for r in rows]
-    return [head + f" {'MP/s':>9s} {'peak MB':>8s}"] + [
-        b + f" {r['mp_s']:9.2f} {_fmt(r.get('peak_mb'), '8.1f')}" for b, r in zip(body, rows)]
+        return render(rows, _SCALING) + linearity(rows)
+    quality = _QUALITY.get(task, [Column("PSNR dB", "psnr_db", "8.3f")])
+    return render(rows, [METHOD, SOURCE, *quality, *_SPEED])
 
 
 def linearity(rows: list[dict]) -> list[str]:
@@ -99,63 +90,56 @@ def linearity(rows: list[dict]) -> list[str]:
 
 
 def run(args) -> int:
-    from ._errors import ImgadaptError
-    from ._progress import Progress
+    from .progress import Progress
 
     progress = Progress(0, enabled=False if getattr(args, "quiet", False) else None, unit="runs")
     if getattr(args, "api_overhead", False):
         return _run_api_overhead(args)
     try:
         if args.scaling:
-            rows = _bench.scaling(args.task, scale=args.scale, models=args.models, only=args.only, sizes=args.sizes,
+            rows = suite.scaling(args.task, scale=args.scale, models=args.models, only=args.only, sizes=args.sizes,
                                   repeats=args.repeats, untiled_max_mp=args.untiled_max, progress=progress)
             notes = []
         elif args.images is None:
-            log.error("error: bench %s needs --images DIR (or --scaling)", args.task)
-            return 2
+            raise CommandError(f"error: bench {args.task} needs --images DIR (or --scaling)")
         else:
-            rows, notes = _bench.bench(args.task, args.images, scale=args.scale, gt=args.gt, models=args.models,
+            rows, notes = suite.bench(args.task, args.images, scale=args.scale, gt=args.gt, models=args.models,
                                        only=args.only, repeats=args.repeats, memory=not args.no_memory,
                                        progress=progress)
     except (FileNotFoundError, NotADirectoryError, ImportError) as exc:
         progress.close()
-        log.error("error: %s", exc)
-        return 2
+        raise CommandError(f"error: {exc}") from None
     progress.close()
     print("\n".join(table(args.task, rows, args.scaling)))
     for note in notes:
         print(f"note: {note}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    write_json(rows, args.json)
     if args.plot:
-        from . import _bench_plot
+        from ..bench import plot
 
         try:
-            chart = _bench_plot.scaling_curves(rows, f"bench {args.task}") if args.scaling else \
-                _bench_plot.quality_speed(rows, f"bench {args.task}: quality against speed")
-            _bench_plot.save(chart, args.plot)
+            chart = plot.scaling_curves(rows, f"bench {args.task}") if args.scaling else \
+                plot.quality_speed(rows, f"bench {args.task}: quality against speed")
+            plot.save(chart, args.plot)
         except (ImgadaptError, OSError, ImportError) as exc:
             print(f"note: no chart written ({exc})")
-    return 0
+    return OK
 
 
 def _run_api_overhead(args) -> int:
-    """``--api-overhead``: :mod:`imgadapt._api_bench` rows, printed (and written with ``--json``)."""
-    from . import _api_bench
-    from ._errors import ImgadaptError
+    """``--api-overhead``: :mod:`imgadapt.bench.api_overhead` rows, printed (and written with ``--json``)."""
+    from ..bench import api_overhead
 
     name = args.models[0] if args.models else None
     side = (args.api_megapixels * 1e6 / 6) ** 0.5
     shape = (max(2, int(side * 2) // 2 * 2), max(2, int(side * 3) // 2 * 2))
     try:
-        rows = _api_bench.api_overhead(args.task, name, args.scale, shape=shape, repeats=args.repeats)
+        rows = api_overhead.api_overhead(args.task, name, args.scale, shape=shape, repeats=args.repeats)
         if args.batch_frames:
-            rows += _api_bench.batch_throughput(args.task, name, args.scale, frames=args.batch_frames,
+            rows += api_overhead.batch_throughput(args.task, name, args.scale, frames=args.batch_frames,
                                                 repeats=max(1, min(args.repeats, 3)))
     except (ImgadaptError, ImportError) as exc:
-        log.error("error: %s", exc)
-        return 2
-    print("\n".join(_api_bench.table(rows)))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
-    return 0
+        raise CommandError(f"error: {exc}") from None
+    print("\n".join(api_overhead.table(rows)))
+    write_json(rows, args.json)
+    return OK

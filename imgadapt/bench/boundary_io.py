@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._errors import InputDtypeError, InputShapeError, InputValueError
-from ._io import IMAGE_SUFFIXES, read_array
+from ..errors import InputDtypeError, InputShapeError, InputValueError
+from .._io import IMAGE_SUFFIXES, read_array
 
 MAT_HINT = 'reading BSDS .mat ground truth needs scipy: pip install "imgadapt[peers]" (or pip install scipy)'
 

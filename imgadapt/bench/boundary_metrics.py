@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from ._errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError
+from ..errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError
 
 BSDS_MAX_DIST = 0.0075
 BSDS_THRESHOLDS = 99

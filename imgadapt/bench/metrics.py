@@ -15,7 +15,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ._errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError
+from ..errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError
 
 # BT.601 luma on [0, 1] RGB giving Y on the 8-bit scale [16, 235] (MATLAB rgb2ycbcr).
 _Y_OFFSET = 16.0

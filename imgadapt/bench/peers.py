@@ -26,18 +26,16 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import io
-import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import cv2
 import numpy as np
 
-from ._bayer import check_pattern, opencv_code
-from ._checks import check_choice, check_image
-from ._errors import InputDtypeError, InputShapeError, InputValueError
-
-PEERS_EXTRA = 'pip install "imgadapt[peers]"'
+from ..bayer import opencv_code
+from .._checks import check_choice
+from ..errors import InputShapeError, InputValueError
+from .peer_base import check_mosaic, import_peer, to_dtype
 
 # LibRaw refuses very small raw frames (under 22 px in dcraw's identify() sanity check); mosaics
 # smaller than this are mirror-padded on the bottom and right, which keeps the colour phase, and cropped back.
@@ -46,40 +44,13 @@ _LIBRAW_MIN_SIZE = 32
 LIBRAW_ALGORITHMS = ("AHD", "DCB", "DHT", "AAHD", "PPG", "VNG", "LINEAR")
 
 
-def _import(module: str, package: str):
-    """Import an optional dependency or raise an ImportError naming the pip extra."""
-    try:
-        with warnings.catch_warnings():
-            # colour-demosaicing warns at import time about scipy namespaces it uses and (through
-            # colour) about matplotlib, which only its plotting API needs: noise for the caller.
-            warnings.filterwarnings("ignore", message=".*[Mm]atplotlib.*")
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(f"this demosaicking peer needs the {package!r} package: {PEERS_EXTRA}") from exc
-
-
-def _check_mosaic(mosaic_hw: np.ndarray, pattern: str, dtypes=(np.uint8, np.uint16)) -> tuple[np.ndarray, str]:
-    mosaic_hw = check_image(mosaic_hw, name="mosaic", channels=(1,), min_size=2)
-    if mosaic_hw.dtype.type not in dtypes:
-        names = " or ".join(np.dtype(d).name for d in dtypes)
-        raise InputDtypeError(f"mosaic: this peer takes {names} data, got {mosaic_hw.dtype}")
-    return np.ascontiguousarray(mosaic_hw), check_pattern(pattern)
-
-
-def _to_dtype(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Round and clip float data on the integer scale of ``dtype``."""
-    full = np.iinfo(dtype).max
-    return np.clip(np.rint(image), 0, full).astype(dtype)
-
-
 # --------------------------------------------------------------------------------------------
 # OpenCV
 
 
 def opencv_bilinear(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
     """OpenCV bilinear demosaicking (``cv2.COLOR_Bayer*2BGR``); uint8 or uint16."""
-    mosaic_hw, pattern = _check_mosaic(mosaic_hw, pattern)
+    mosaic_hw, pattern = check_mosaic(mosaic_hw, pattern)
     return cv2.cvtColor(mosaic_hw, opencv_code(pattern))
 
 
@@ -90,7 +61,7 @@ def opencv_vng(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
     rather than being reduced to 8 bits behind the caller's back (VNG is not linear, so an
     8-bit run is not the same method on 16-bit data); reduce it explicitly if that is wanted.
     """
-    mosaic_hw, pattern = _check_mosaic(mosaic_hw, pattern, dtypes=(np.uint8,))
+    mosaic_hw, pattern = check_mosaic(mosaic_hw, pattern, dtypes=(np.uint8,))
     return cv2.cvtColor(mosaic_hw, opencv_code(pattern, "VNG"))
 
 
@@ -108,7 +79,7 @@ def vng_then_nlm(mosaic_hw: np.ndarray, pattern: str = "RGGB", h: float = 8.0) -
 
 def opencv_ea(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
     """OpenCV edge-aware demosaicking (``cv2.COLOR_Bayer*2BGR_EA``); uint8 or uint16."""
-    mosaic_hw, pattern = _check_mosaic(mosaic_hw, pattern)
+    mosaic_hw, pattern = check_mosaic(mosaic_hw, pattern)
     return cv2.cvtColor(mosaic_hw, opencv_code(pattern, "EA"))
 
 
@@ -117,12 +88,12 @@ def opencv_ea(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
 
 
 def _colour_demosaicing(function_name: str, mosaic_hw: np.ndarray, pattern: str, **kwargs) -> np.ndarray:
-    mosaic_hw, pattern = _check_mosaic(mosaic_hw, pattern)
-    module = _import("colour_demosaicing", "colour-demosaicing")
+    mosaic_hw, pattern = check_mosaic(mosaic_hw, pattern)
+    module = import_peer("colour_demosaicing", "colour-demosaicing")
     # The methods are scale-free (linear filters and gradient comparisons), so they run on the
     # integer scale of the input and the result only needs rounding and clipping.
     rgb = getattr(module, function_name)(mosaic_hw.astype(np.float64), pattern, **kwargs)
-    return _to_dtype(rgb[..., ::-1], mosaic_hw.dtype)
+    return to_dtype(rgb[..., ::-1], mosaic_hw.dtype)
 
 
 def malvar2004(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
@@ -180,8 +151,8 @@ def mosaic_to_dng(mosaic_hw: np.ndarray, pattern: str = "RGGB", white_level: int
 
     Requires tifffile (``pip install "imgadapt[peers]"``).
     """
-    mosaic_hw, pattern = _check_mosaic(mosaic_hw, pattern)
-    tifffile = _import("tifffile", "tifffile")
+    mosaic_hw, pattern = check_mosaic(mosaic_hw, pattern)
+    tifffile = import_peer("tifffile", "tifffile")
     if isinstance(color_matrix, str):
         color_matrix = check_choice(color_matrix, ("srgb", "identity"), "DNG colour matrix")
         matrix = np.array(_XYZ_TO_SRGB if color_matrix == "srgb" else _IDENTITY, dtype=np.float64)
@@ -248,10 +219,10 @@ def libraw(mosaic_hw: np.ndarray, pattern: str = "RGGB", algorithm: str = "AHD",
 
     Requires rawpy and tifffile (``pip install "imgadapt[peers]"``).
     """
-    mosaic_hw, pattern = _check_mosaic(mosaic_hw, pattern)
+    mosaic_hw, pattern = check_mosaic(mosaic_hw, pattern)
     algorithm = check_choice(algorithm.upper() if isinstance(algorithm, str) else algorithm,
                              LIBRAW_ALGORITHMS, "LibRaw demosaicking algorithm")
-    rawpy = _import("rawpy", "rawpy")
+    rawpy = import_peer("rawpy", "rawpy")
     h, w = mosaic_hw.shape
     padded = mosaic_hw
     if h < _LIBRAW_MIN_SIZE or w < _LIBRAW_MIN_SIZE:
@@ -272,7 +243,7 @@ def libraw(mosaic_hw: np.ndarray, pattern: str = "RGGB", algorithm: str = "AHD",
         return np.ascontiguousarray(bgr16)
     # LibRaw's 16-bit output spans 0..65535 for 0..white: rescale with rounding (its own 8-bit
     # output truncates instead).
-    return _to_dtype(bgr16.astype(np.float64) * (white / 65535.0), mosaic_hw.dtype)
+    return to_dtype(bgr16.astype(np.float64) * (white / 65535.0), mosaic_hw.dtype)
 
 
 def _libraw_peer(algorithm: str) -> Callable[[np.ndarray, str], np.ndarray]:
@@ -285,7 +256,7 @@ def _libraw_peer(algorithm: str) -> Callable[[np.ndarray, str], np.ndarray]:
 
 
 def _demosaicnet(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
-    from ._peer_demosaicnet import demosaicnet  # torch is imported only when this peer runs
+    from .peer_demosaicnet import demosaicnet  # torch is imported only when this peer runs
 
     return demosaicnet(mosaic_hw, pattern)
 

@@ -1,6 +1,6 @@
 """Where the time of RAW development goes, next to LibRaw in the same process.
 
-``python -m imgadapt._raw_profile FILE... [--repeats N] [--model NAME] [--json PATH]``
+``python -m imgadapt.raw.profile FILE... [--repeats N] [--model NAME] [--json PATH]``
 
 For each file, interleaved in every round so that a busy machine slows both alike (median of
 ``--repeats`` rounds after one warm-up): LibRaw's ``rawpy.imread`` + ``postprocess()`` (its
@@ -29,7 +29,8 @@ def profile_file(path: str, model, repeats: int = 5, dtype: str = "uint16", high
     """Timings of one file (seconds, median over ``repeats`` rounds) and their ratios to LibRaw."""
     import rawpy
 
-    from . import raw
+    from .. import raw
+    from .develop import _develop
 
     rows: dict[str, list[float]] = {}
 
@@ -55,7 +56,7 @@ def profile_file(path: str, model, repeats: int = 5, dtype: str = "uint16", high
             marks: list[tuple[str, float]] = []
             mults = raw.wb_multipliers(image, "camera")
             start = time.perf_counter()
-            out = raw._develop(image, model, mults, image.camera_to_srgb, "srgb", np.dtype(dtype), None, highlights,
+            out = _develop(image, model, mults, image.camera_to_srgb, "srgb", np.dtype(dtype), None, highlights,
                                True, lambda stage: marks.append((stage, time.perf_counter())))
             rows.setdefault("imgadapt develop", []).append(time.perf_counter() - start)
             last = start
@@ -80,9 +81,9 @@ def profile_file(path: str, model, repeats: int = 5, dtype: str = "uint16", high
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ._model import load
+    from .._model import load
 
-    parser = argparse.ArgumentParser(prog="python -m imgadapt._raw_profile", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m imgadapt.raw.profile", description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--model", default=None)

@@ -11,12 +11,12 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import _bayer
-from ._errors import InputDtypeError, InputValueError
-from ._io import IMAGE_SUFFIXES, read_array
-from ._metrics import mean_psnr, rgb_psnr, y_psnr
-from ._model import DEFAULT_TILE
-from ._resize import downscale, modcrop
+from .. import bayer
+from ..errors import InputDtypeError, InputValueError
+from .._io import IMAGE_SUFFIXES, read_array
+from .metrics import mean_psnr, rgb_psnr, y_psnr
+from .._model import DEFAULT_TILE
+from .resize import downscale, modcrop
 
 log = logging.getLogger("imgadapt")
 
@@ -60,7 +60,7 @@ def demosaic_inputs(images: list[tuple[str, np.ndarray]], pattern: str = "RGGB",
                     noise: tuple[float, float] | None = None) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """``(name, clean image, mosaic)``: each image mosaicked with ``pattern`` and, with ``noise``
     ``(a, b)``, given sensor noise of variance ``a * x + b`` (seeded by the image's position)."""
-    mosaics = [(name, img, _bayer.mosaic(img, pattern)) for name, img in images]
+    mosaics = [(name, img, bayer.mosaic(img, pattern)) for name, img in images]
     if noise is not None:
         mosaics = [(name, img, noisy_mosaic(mos, *noise, seed=i)) for i, (name, img, mos) in enumerate(mosaics)]
     return mosaics
@@ -95,8 +95,8 @@ def demosaic_methods(models: list[str], peers: bool = True, denoise_peers: bool 
     """The imgadapt models named (loaded once, with ``tile``) and, with ``peers``, every installed peer;
     with ``denoise_peers``, also OpenCV VNG followed by non-local means at several strengths, and
     demosaicnet followed by it at three (when demosaicnet is installed)."""
-    from ._model import load
-    from ._peers import available_demosaic_peers
+    from .._model import load
+    from .peers import available_demosaic_peers
 
     methods: dict[str, tuple[Callable, str]] = {}
     for name in models:
@@ -106,7 +106,7 @@ def demosaic_methods(models: list[str], peers: bool = True, denoise_peers: bool 
         for name, peer in available_demosaic_peers(np.uint8).items():
             methods[name] = (peer, peer.source)
     if denoise_peers:
-        from ._peers import nlm, vng_then_nlm
+        from .peers import nlm, vng_then_nlm
 
         for h in NLM_STRENGTHS:
             methods[f"opencv-vng+nlm(h={h})"] = (lambda mos, pat, h=h: vng_then_nlm(mos, pat, h), "opencv-python")
@@ -207,7 +207,7 @@ def sr_methods(scale: int, models: list[str] | None = None, peers: bool = True,
     Raises:
         InputValueError: a named model upscales by another factor.
     """
-    from ._model import load, registry
+    from .._model import load, registry
 
     scale = check_sr_scale(scale)
     if models is None:
@@ -220,9 +220,9 @@ def sr_methods(scale: int, models: list[str] | None = None, peers: bool = True,
             raise InputValueError(f"model {model.name!r} upscales x{model.scale}, expected x{scale}")
         methods[model.name] = (model, "imgadapt")
         if ensemble:
-            from . import _self_ensemble
+            from ..ensemble import self_ensemble
 
-            methods[model.name + "+ensemble"] = (lambda image, m=model: _self_ensemble(m, image), "imgadapt")
+            methods[model.name + "+ensemble"] = (lambda image, m=model: self_ensemble(m, image), "imgadapt")
     if peers:
         for name, upscale in SR_PEERS.items():
             methods[name] = (lambda lr, up=upscale: up(lr, scale), "opencv-python")
@@ -264,9 +264,10 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
     PSNR is RGB PSNR against ``image * 65535`` (peak 65535, 8-px border crop), mean over images;
     speed is input megapixels per second (in-process rows: one warm-up, median of ``repeats``).
     """
-    from . import _convert, raw
-    from ._model import load
-    from ._peers import mosaic_to_dng
+    from ..raw import convert
+    from .. import raw
+    from .._model import load
+    from .peers import mosaic_to_dng
 
     workdir = Path(workdir)
     src, out = workdir / "dng", workdir / "out"
@@ -276,7 +277,7 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
         x = image.astype(np.float64) / 255.0
         if linearize:
             x = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-        mosaic = np.rint(black + _bayer.mosaic(x, "RGGB") * (white - black)).astype(np.uint16)
+        mosaic = np.rint(black + bayer.mosaic(x, "RGGB") * (white - black)).astype(np.uint16)
         path = src / (Path(name).stem + ".dng")
         path.write_bytes(mosaic_to_dng(mosaic, "RGGB", white_level=white, black_level=black))
         truths[str(path)] = x * 65535.0
@@ -290,12 +291,12 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
         return round(mean_psnr(per_image.values()), 3), per_image
 
     rows = []
-    settings = _convert.Settings(model=m.name, wb="none", colorspace="raw", gamma="linear", exposure=0, bits=16)
-    jobs, _ = _convert.plan([Path(p) for p in paths], out, settings.suffix, overwrite=True)
+    settings = convert.Settings(model=m.name, wb="none", colorspace="raw", gamma="linear", exposure=0, bits=16)
+    jobs, _ = convert.plan([Path(p) for p in paths], out, settings.suffix, overwrite=True)
     results: list = []
-    n_workers = min(len(jobs), workers or _convert.default_workers())
+    n_workers = min(len(jobs), workers or convert.default_workers())
     start = time.perf_counter()
-    _convert.run_local(jobs, settings, n_workers, results.append)
+    convert.run_local(jobs, settings, n_workers, results.append)
     batch_seconds = time.perf_counter() - start
     failed = [r for r in results if r.status != "converted"]
     if failed:
@@ -319,7 +320,7 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
 
 
 # --------------------------------------------------------------------------------------------
-# Boundary detection: BSDS-style ODS / OIS / AP (see imgadapt._boundary_metrics)
+# Boundary detection: BSDS-style ODS / OIS / AP (see imgadapt.bench.boundary_metrics)
 
 
 def _rate(megapixels_per_second: float) -> float:
@@ -342,7 +343,7 @@ class EdgeMethod:
 
 def evaluate_edges(dataset: list[tuple[str, np.ndarray, list[np.ndarray]]], methods: dict[str, EdgeMethod],
                    thresholds: int = 99, max_dist: float = 0.0075, repeats: int = 3) -> list[dict]:
-    """BSDS-style ODS, OIS and AP (:mod:`imgadapt._boundary_metrics`) and input throughput.
+    """BSDS-style ODS, OIS and AP (:mod:`imgadapt.bench.boundary_metrics`) and input throughput.
 
     Probability maps go through the Structured Edge toolbox's non-maximum suppression
     (:func:`imgadapt._nms.edge_nms`) before they are thresholded and thinned, as boundary maps are
@@ -360,8 +361,8 @@ def evaluate_edges(dataset: list[tuple[str, np.ndarray, list[np.ndarray]]], meth
         the ODS: threshold or setting), ``ods_precision``, ``ods_recall``, ``per_image`` (name -> F at
         the image's best level) and ``mp_s`` (input megapixels per second through ``run``).
     """
-    from . import _boundary_metrics as bm
-    from ._nms import edge_nms
+    from . import boundary_metrics as bm
+    from .._nms import edge_nms
 
     values = bm.bsds_thresholds(thresholds)
     megapixels = sum(image.shape[0] * image.shape[1] for _, image, _ in dataset) / 1e6
@@ -399,9 +400,9 @@ EDGE_PEER_SIGMAS = (0.0, 2.0)
 def edge_methods(models: list[str] | None = None, peers: bool = True,
                  tile: int | None = DEFAULT_TILE) -> dict[str, EdgeMethod]:
     """The imgadapt edges models (loaded once with ``tile``; ``None``: every installed one) and, with ``peers``,
-    OpenCV Sobel and Canny (:mod:`imgadapt._edge_peers`), each without and with a Gaussian blur."""
-    from . import _edge_peers as ep
-    from ._model import load, registry
+    OpenCV Sobel and Canny (:mod:`imgadapt.bench.edge_peers`), each without and with a Gaussian blur."""
+    from . import edge_peers as ep
+    from .._model import load, registry
 
     if models is None:
         models = registry().list("edges")

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ._bayer import rggb_offset
+from ..bayer import rggb_offset
 
 # More than the border the network loses (about 32 px); even, so the phase set below holds.
 _MARGIN = 40
@@ -26,10 +26,10 @@ _NETWORK = []
 def _import_network_module():
     """``demosaicnet.modules``; its 0.0.14 release locates its weights with ``pkg_resources``, which
     recent setuptools no longer ship: a stand-in answers that one call during the import."""
-    from ._peers import _import
+    from .peer_base import import_peer
 
     if "pkg_resources" in sys.modules or importlib.util.find_spec("pkg_resources") is not None:
-        return _import("demosaicnet.modules", "demosaicnet")
+        return import_peer("demosaicnet.modules", "demosaicnet")
     shim = types.ModuleType("pkg_resources")
 
     def resource_filename(package: str, name: str) -> str:
@@ -39,16 +39,16 @@ def _import_network_module():
     shim.resource_filename = resource_filename
     sys.modules["pkg_resources"] = shim
     try:
-        return _import("demosaicnet.modules", "demosaicnet")
+        return import_peer("demosaicnet.modules", "demosaicnet")
     finally:
         sys.modules.pop("pkg_resources", None)
 
 
 def _network():
     if not _NETWORK:
-        from ._peers import _import
+        from .peer_base import import_peer
 
-        torch = _import("torch", "torch")
+        torch = import_peer("torch", "torch")
         modules = _import_network_module()
         net = modules.BayerDemosaick(pretrained=False)
         weights = Path(importlib.util.find_spec("demosaicnet").origin).parent / "data" / "bayer.pth"
@@ -60,9 +60,9 @@ def _network():
 
 def demosaicnet(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
     """Gharbi et al. 2016 (released Bayer weights); uint8 or uint16 in, same dtype BGR out."""
-    from ._peers import _check_mosaic, _to_dtype
+    from .peer_base import check_mosaic, to_dtype
 
-    mosaic, pattern = _check_mosaic(mosaic_hw, pattern)
+    mosaic, pattern = check_mosaic(mosaic_hw, pattern)
     full = float(np.iinfo(mosaic.dtype).max)
     ry, rx = rggb_offset(pattern)
     top, left = _MARGIN + ry, _MARGIN + (1 - rx)  # R lands at (even row, odd column): GRBG
@@ -80,4 +80,4 @@ def demosaicnet(mosaic_hw: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
     border_y, border_x = (h - rgb.shape[1]) // 2, (w - rgb.shape[2]) // 2
     y0, x0 = top - border_y, left - border_x
     out = rgb[::-1, y0:y0 + mosaic.shape[0], x0:x0 + mosaic.shape[1]].transpose(1, 2, 0)
-    return _to_dtype(out * full, mosaic.dtype)
+    return to_dtype(out * full, mosaic.dtype)

@@ -1,8 +1,8 @@
 """``imgadapt bench``: every imgadapt model of a task next to every installed peer, in one run.
 
-Quality and throughput come from the evaluation code (:mod:`imgadapt._evaluate`, the rules of
+Quality and throughput come from the evaluation code (:mod:`imgadapt.bench.evaluate`, the rules of
 DESIGN.md "Measuring"), one method at a time on the same data; peak memory comes from a fresh
-process per method (:mod:`imgadapt._peak_memory`). Peers whose package is not installed are left
+process per method (:mod:`imgadapt.bench.peak_memory`). Peers whose package is not installed are left
 out with a note, never replaced. :func:`scaling` measures the models on synthetic frames of growing
 size, tiled and untiled.
 """
@@ -15,10 +15,10 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import _evaluate
-from ._checks import check_choice
-from ._errors import InputValueError, UnknownNameError
-from ._model import DEFAULT_TILE
+from . import evaluate as evaluation
+from .._checks import check_choice
+from ..errors import InputValueError, UnknownNameError
+from .._model import DEFAULT_TILE
 
 log = logging.getLogger("imgadapt")
 
@@ -33,7 +33,8 @@ def skipped_peers(task: str) -> list[str]:
     """A note for each peer of ``task`` whose package is not installed (only demosaicking has such peers)."""
     if task != "demosaic":
         return []
-    from ._peers import DEMOSAIC_PEERS, PEERS_EXTRA
+    from .peer_base import PEERS_EXTRA
+    from .peers import DEMOSAIC_PEERS
 
     return [f"{p.name}: skipped, the {p.source!r} package is not installed ({PEERS_EXTRA})"
             for p in DEMOSAIC_PEERS.values() if not p.available()]
@@ -55,13 +56,13 @@ def methods(task: str, scale: int | None = None, models: list[str] | None = None
     """
     task = check_choice(task, TASKS, "bench task")
     if task == "demosaic":
-        from ._model import registry
+        from .._model import registry
 
-        found = _evaluate.demosaic_methods(registry().list("demosaic") if models is None else models, tile=tile)
+        found = evaluation.demosaic_methods(registry().list("demosaic") if models is None else models, tile=tile)
     elif task == "sr":
-        found = _evaluate.sr_methods(scale, models, tile=tile)
+        found = evaluation.sr_methods(scale, models, tile=tile)
     else:
-        found = _evaluate.edge_methods(models, tile=tile)
+        found = evaluation.edge_methods(models, tile=tile)
     notes = skipped_peers(task)
     if only:
         unknown = [n for n in only if n not in found]
@@ -76,7 +77,7 @@ def methods(task: str, scale: int | None = None, models: list[str] | None = None
 
 
 def source_of(method) -> str:
-    return method.source if isinstance(method, _evaluate.EdgeMethod) else method[1]
+    return method.source if isinstance(method, evaluation.EdgeMethod) else method[1]
 
 
 def call_of(task: str, method, pattern: str = "RGGB") -> Callable[[np.ndarray], np.ndarray]:
@@ -92,18 +93,18 @@ def load_data(task: str, images: str | Path, gt: str | Path | None = None):
     if task == "edges":
         if gt is None:
             raise InputValueError("bench edges: expected a ground-truth folder (--gt DIR), got none")
-        from ._boundary_io import load_edge_dataset
+        from .boundary_io import load_edge_dataset
 
         return load_edge_dataset(images, gt)
-    return _evaluate.load_images(images)
+    return evaluation.load_images(images)
 
 
 def inputs_of(task: str, data, scale: int | None = None) -> list[np.ndarray]:
     """What the methods are given: mosaics (demosaic), low-resolution images (sr), images (edges)."""
     if task == "demosaic":
-        return [mos for _, _, mos in _evaluate.demosaic_inputs(data)]
+        return [mos for _, _, mos in evaluation.demosaic_inputs(data)]
     if task == "sr":
-        return [lr for _, _, lr in _evaluate.sr_pairs(data, scale)]
+        return [lr for _, _, lr in evaluation.sr_pairs(data, scale)]
     return [image for _, image, _ in data]
 
 
@@ -114,12 +115,12 @@ def counted_megapixels(task: str, inputs: list[np.ndarray], scale: int | None = 
 
 
 def evaluate(task: str, data, found: dict, scale: int | None = None, repeats: int = 5) -> list[dict]:
-    """Quality and speed rows of ``found`` on ``data`` (:mod:`imgadapt._evaluate`)."""
+    """Quality and speed rows of ``found`` on ``data`` (:mod:`imgadapt.bench.evaluate`)."""
     if task == "demosaic":
-        return _evaluate.evaluate_demosaic(data, found, repeats=repeats)
+        return evaluation.evaluate_demosaic(data, found, repeats=repeats)
     if task == "sr":
-        return _evaluate.evaluate_sr(data, scale, found, repeats=repeats)
-    return _evaluate.evaluate_edges(data, found, repeats=repeats)
+        return evaluation.evaluate_sr(data, scale, found, repeats=repeats)
+    return evaluation.evaluate_edges(data, found, repeats=repeats)
 
 
 def _check_task(task: str, scale):
@@ -127,13 +128,13 @@ def _check_task(task: str, scale):
     if task == "sr":
         if scale is None:
             raise InputValueError("bench sr: expected an upscaling factor (--scale 2 to 8), got none")
-        scale = _evaluate.check_sr_scale(scale)
+        scale = evaluation.check_sr_scale(scale)
     return task, scale if task == "sr" else None
 
 
 def _memory(spec: dict) -> dict:
-    """:func:`imgadapt._peak_memory.measure`, with a failure logged and recorded rather than raised."""
-    from ._peak_memory import measure
+    """:func:`imgadapt.bench.peak_memory.measure`, with a failure logged and recorded rather than raised."""
+    from .peak_memory import measure
 
     try:
         return measure(spec)
@@ -151,15 +152,15 @@ def bench(task: str, images: str | Path, *, scale: int | None = None, gt: str | 
         task: ``demosaic``, ``sr`` or ``edges``.
         images: folder of clean 8-bit colour images (edges: 8-bit gray or colour scenes).
         scale: sr: the upscaling factor, 2 to 8.
-        gt: edges: the ground-truth folder (see :func:`imgadapt._boundary_io.load_edge_dataset`).
+        gt: edges: the ground-truth folder (see :func:`imgadapt.bench.boundary_io.load_edge_dataset`).
         models, only: see :func:`methods`.
         repeats: timed passes over the images per method (median, after a warm-up pass).
         memory: measure each method's peak memory in a fresh process.
-        progress: a :class:`imgadapt._progress.Progress` (``total``, ``advance()``, ``clear()``), advanced per method.
+        progress: a :class:`imgadapt.cli.progress.Progress` (``total``, ``advance()``, ``clear()``), advanced per method.
 
     Returns:
         ``(rows, notes)``: one row per method (``task``, ``method``, ``source``, the quality figures
-        of :mod:`imgadapt._evaluate`, ``mp_s``, ``megapixels``, with ``memory`` ``peak_mb`` and
+        of :mod:`imgadapt.bench.evaluate`, ``mp_s``, ``megapixels``, with ``memory`` ``peak_mb`` and
         ``process_peak_mb``), and a note per peer left out.
     """
     task, scale = _check_task(task, scale)
@@ -209,14 +210,14 @@ def synthetic_input(task: str, megapixels: float, scale: int | None = None, seed
     image = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
     image[::7] //= 2  # thin lines: high frequencies
     if task == "demosaic":
-        from ._bayer import mosaic
+        from ..bayer import mosaic
 
         return mosaic(image, "RGGB")
     return image
 
 
 def prepare(spec: dict) -> tuple[list[np.ndarray], Callable, float]:
-    """``(inputs, call, megapixels)`` of a measuring spec (run in the child of :mod:`imgadapt._peak_memory`).
+    """``(inputs, call, megapixels)`` of a measuring spec (run in the child of :mod:`imgadapt.bench.peak_memory`).
 
     ``spec``: ``task``, ``scale``, ``method``, ``model`` (whether it is an imgadapt model), and either
     ``images`` (and ``gt``) or ``synthetic_mp``; ``tile`` (models: tile size, 0 = untiled).
@@ -249,10 +250,10 @@ def scaling(task: str, *, scale: int | None = None, models: list[str] | None = N
             sizes=SCALING_SIZES, repeats: int = 3, untiled_max_mp: float = UNTILED_MAX_MP,
             progress=None) -> list[dict]:
     """Throughput and peak memory of each model on synthetic frames of each size, one fresh process per
-    measurement; models run with their default tiling and also untiled (``tile=0``) where the frame's
+    measurement; models run in fixed tiles of ``DEFAULT_TILE`` px and also untiled (``tile=0``) where the frame's
     input spans more than one tile and has at most ``untiled_max_mp`` megapixels.
 
-    Rows: ``task``, ``method``, ``source``, ``tile`` (``"default"``, ``"off"``, or ``None`` for a peer),
+    Rows: ``task``, ``method``, ``source``, ``tile`` (the tile size in px, ``"off"``, or ``None`` for a peer),
     ``megapixels`` (as MP/s counts them), ``mp_s``, ``peak_mb``, ``mb_per_mp``, ``io_mb`` (input and
     output arrays), ``process_peak_mb``.
     """
@@ -281,7 +282,7 @@ def scaling(task: str, *, scale: int | None = None, models: list[str] | None = N
         result = _memory(spec)
         peak = result.get("peak_mb")
         rows.append({"task": task, "method": name, "source": source_of(found[name]),
-                     "tile": None if tile is None else ("default" if tile else "off"),
+                     "tile": None if tile is None else (str(tile) if tile else "off"),
                      "megapixels": result.get("megapixels", mp), "mp_s": result.get("mp_s"), "peak_mb": peak,
                      "mb_per_mp": None if peak is None else round(peak / result.get("megapixels", mp), 1),
                      "io_mb": result.get("io_mb"), "process_peak_mb": result.get("process_peak_mb")})

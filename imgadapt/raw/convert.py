@@ -24,11 +24,11 @@ from pathlib import Path
 
 import cv2
 
-from . import raw as _raw
-from ._errors import ImgadaptError, InputValueError, WorkerError
-from ._headers import check_pixels
-from ._io import IMAGE_SUFFIXES, temp_files
-from ._paths import reason, resolve_folder, resolve_input, show
+from .. import raw as _raw
+from ..errors import ImgadaptError, InputValueError, WorkerError
+from .._headers import check_pixels
+from .._io import IMAGE_SUFFIXES, temp_files
+from .._paths import reason, resolve_folder, resolve_input, show
 
 log = logging.getLogger("imgadapt")
 
@@ -196,7 +196,7 @@ def plan(files: Iterable[Path], outdir: Path, suffix: str, overwrite: bool = Fal
 
 
 def load_model(settings: Settings):
-    from ._model import load
+    from .._model import load
 
     return load(settings.model, task="demosaic", threads=settings.threads,
                 providers=list(settings.providers) if settings.providers else None)

@@ -16,7 +16,7 @@ import functools
 import cv2
 import numpy as np
 
-from ._errors import InputShapeError, InputValueError
+from ..errors import InputShapeError, InputValueError
 
 # Linear sRGB (D65) -> XYZ, the table dcraw and LibRaw use (xyz_rgb).
 XYZ_FROM_SRGB = np.array([[0.412453, 0.357580, 0.180423],

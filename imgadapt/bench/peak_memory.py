@@ -4,10 +4,10 @@
 arena, OpenCV's buffers and LibRaw's allocations escape it. So the figure here is the operating
 system's: the **resident-set high-water mark** of a process that runs nothing but the one method.
 
-In the child (``python -m imgadapt._peak_memory``, a JSON spec on stdin, a JSON result on stdout):
+In the child (``python -m imgadapt.bench.child``, a JSON spec on stdin, a JSON result on stdout):
 
 1. the inputs are prepared and the method is built (model session created) by
-   :func:`imgadapt._bench.prepare`;
+   :func:`imgadapt.bench.suite.prepare`;
 2. free heap memory is handed back to the system (``malloc_trim``; the child also runs with a fixed
    glibc mmap threshold, ``MALLOC_MMAP_THRESHOLD_``, so large arrays are mapped and unmapped rather
    than recycled from pages that are already resident and would not count), and the high-water mark
@@ -87,7 +87,7 @@ def profile(inputs: list, call, megapixels: float, repeats: int = 0) -> dict:
         ``peak_mb``, ``process_peak_mb``, ``io_mb`` (largest input + its output), ``memory_how``, and
         with ``repeats`` ``mp_s`` (the memory pass serving as warm-up; median of ``repeats`` passes).
     """
-    from ._evaluate import throughput
+    from .evaluate import throughput
 
     gc.collect()
     _trim_heap()
@@ -110,36 +110,23 @@ def profile(inputs: list, call, megapixels: float, repeats: int = 0) -> dict:
 
 
 def measure(spec: dict, timeout: float | None = None) -> dict:
-    """Run :func:`profile` for ``spec`` (see :func:`imgadapt._bench.prepare`) in a fresh process that
+    """Run :func:`profile` for ``spec`` (see :func:`imgadapt.bench.suite.prepare`) in a fresh process that
     imports this copy of imgadapt and sees the same model directories.
 
     Raises:
         RuntimeError: the child failed; the message carries the end of its error output.
     """
-    from ._model import registry
-    from ._registry import ENV_MODEL_PATH
+    from .._model import registry
+    from .._registry import ENV_MODEL_PATH
 
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env[ENV_MODEL_PATH] = os.pathsep.join(str(d) for d in registry().dirs)
     env.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))  # large arrays: mapped, unmapped when freed
-    proc = subprocess.run([sys.executable, "-m", "imgadapt._peak_memory"], input=json.dumps(spec),
+    proc = subprocess.run([sys.executable, "-m", "imgadapt.bench.child"], input=json.dumps(spec),
                           capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
         tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
         raise RuntimeError(f"memory measurement of {spec.get('method')!r} failed: {tail}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def main() -> int:
-    from ._bench import prepare
-
-    spec = json.loads(sys.stdin.read())
-    inputs, call, megapixels = prepare(spec)
-    print(json.dumps(profile(inputs, call, megapixels, int(spec.get("repeats", 0)))))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_image
-from ._errors import InputSizeError, InputValueError
+from .._checks import check_image
+from ..errors import InputSizeError, InputValueError
 
 
 def _check_scale(scale) -> int:

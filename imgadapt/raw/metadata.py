@@ -159,7 +159,7 @@ def _from_embedded(fp) -> tuple[dict, dict, dict] | None:
 
 def read_exif(path) -> bytes | None:
     """The camera's EXIF in a RAW file, as a TIFF-structured block (what a PNG ``eXIf`` chunk
-    holds), with what :mod:`imgadapt._metadata` copies; ``None`` when there is none, it cannot be
+    holds), with what :mod:`imgadapt.raw.metadata` copies; ``None`` when there is none, it cannot be
     read, or Pillow is not installed."""
     if _pillow() is None:
         return None
@@ -218,7 +218,7 @@ def output_exif(blob: bytes | None, width: int, height: int, orientation: int = 
     ``Orientation``, ``Software`` and the pixel dimensions of the output; ``None`` without Pillow."""
     if _pillow() is None:
         return None
-    from . import __version__
+    from .._version import __version__
 
     block = _exif(blob)
     if GPS_IFD in block:
