@@ -70,7 +70,7 @@ def train_demosaic_linear(args, argv) -> dict:
         seed=args.seed, scales=args.scales, balance=args.balance or None, prune_below=args.prune_below or None))
     cfg = _linear_config(model)
     card = {
-        "name": args.name, "arch": args.name, "task": "demosaic", "kind": "linear", "layers": ["pafu"],
+        **nets.get(args.name).card(), "layers": ["pafu"],
         "description": "Linear PAFU demosaicking: per 2x2 block, a selector on structure-tensor features "
                        "picks one of a group of least-squares kernels on the packed RGGB mosaic.",
         "input": MOSAIC_INPUT, "receptive_field": model.receptive_field, "default_rank": 1,
@@ -91,7 +91,7 @@ def train_sr_linear(args, argv) -> dict:
     cfg = _linear_config(model)
     s = model.scale
     card = {
-        "name": args.name, "arch": args.name, "task": "sr", "kind": "linear", "layers": ["pafu"], "scale": s,
+        **nets.get(args.name).card(), "layers": ["pafu"], "scale": s,
         "description": f"Linear PAFU x{s} super-resolution (a learned RAISR): per low-resolution pixel, a selector "
                        "on structure-tensor features picks one of a group of least-squares kernels that maps the "
                        f"pixel's neighbourhood to its {s * s} high-resolution sub-pixels.",
@@ -140,7 +140,7 @@ def train_sr_net(args, argv) -> dict:
     for key in ("jitter", "exposure", "pad"):
         summary.pop(key, None)
     card = {
-        "name": args.name, "arch": args.name, "task": "sr", "kind": "nonlinear", "scale": s,
+        **nets.get(args.name).card(), "scale": s,
         "layers": [] if plain else ["pafu"],
         "description": (f"Plain-convolution ablation of sr/pafu-espcn-x{s}: a 3x3 convolution in place of the PAFU "
                         "output, a least-squares 5x5 convolution as the linear path." if plain else
@@ -225,7 +225,8 @@ def train_demosaic_net(args, argv) -> dict:
     from .nets.demosaic import PafuLinearDemosaic
     from .train_net import train_network
 
-    arch = args.name.replace("-denoise", "")
+    entry = nets.get(args.name)
+    arch = entry.arch
     config, state = {}, None
     if args.init:
         state = torch.load(args.init, weights_only=False)
@@ -239,9 +240,8 @@ def train_demosaic_net(args, argv) -> dict:
         raise InputValueError(f"--features/--blocks: fine-tuning keeps the body of {args.init} "
                          f"(features {config.get('features')}, blocks {config.get('blocks')}), got {body}")
     config.update(body)
-    noise = args.name.endswith("-denoise")
-    if noise:
-        config["denoise"] = True
+    noise = bool(entry.config.get("denoise"))
+    config.update(entry.config)
     model = nets.create(arch, **config)
     plain = getattr(model, "plain", False)
     if state is not None and state["arch"] == arch:  # fine-tuning a trained network of the same architecture
@@ -283,7 +283,7 @@ def train_demosaic_net(args, argv) -> dict:
     exported, shrink = shrink_if_harmless(model, *calib)
     layers = [] if plain else ["pafu"] if model.plain_body else ["pafu", "envelope"]
     card = {
-        "name": args.name, "arch": arch, "task": "demosaic", "kind": "nonlinear", "layers": layers,
+        **entry.card(), "layers": layers,
         "description": ("Plain-convolution ablation of pafu-net." if plain else
                         "PAFU input layer (linear estimate plus features) and a residual body of plain 3x3 "
                         "convolutions on the packed RGGB mosaic" if model.plain_body else
@@ -356,12 +356,6 @@ def _floats(text: str) -> tuple[float, ...]:
     return values
 
 
-TRAINERS = {"demosaic/pafu-linear": train_demosaic_linear, "demosaic/pafu-net": train_demosaic_net,
-            "demosaic/pafu-net-plain": train_demosaic_net, "demosaic/pafu-net-denoise": train_demosaic_net,
-            "demosaic/pafu-net-plain-denoise": train_demosaic_net,
-            **{f"sr/pafu-linear-x{s}": train_sr_linear for s in (2, 3, 4)},
-            **{f"sr/pafu-espcn{v}-x{s}": train_sr_net for s in (2, 3, 4) for v in ("", "-plain")},
-            **{f"edges/{a}{v}": train_edges_net for a in ("gd-col", "gd-col-lite", "gd-pafu") for v in ("", "-plain")}}
 DEFAULT_SCALES = (1.0, 0.7, 0.5, 0.35, 0.25)
 EXIT_RESUMABLE = 75  # EX_TEMPFAIL: stopped at --minutes; rerun the same command to continue
 
@@ -379,7 +373,7 @@ def _minutes(text: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="imgadapt train", description=__doc__)
-    parser.add_argument("name", choices=sorted(TRAINERS))
+    parser.add_argument("name", choices=nets.trainable())
     parser.add_argument("--data", required=True, nargs="+", help="folders of training images")
     parser.add_argument("--val", default=None, help="folder of validation images (metrics in the card); edges: "
                                                     "a scenes folder with images/ and gt/")
@@ -457,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     from .train_net import TimeBudgetReached
 
     try:
-        card = TRAINERS[args.name](args, argv)
+        card = nets.get(args.name).train(args, argv)
     except TimeBudgetReached as stop:
         log.info("%s", stop)
         return EXIT_RESUMABLE

@@ -203,7 +203,7 @@ def train_edges(args, argv) -> dict:
     base = _counterpart(args.name) if plain else args.name
     layers = [] if plain else ["gaussian_derivative", "pafu" if "pafu" in args.name else "col"]
     card = {
-        "name": args.name, "arch": args.name, "task": "edges", "kind": "nonlinear", "layers": layers,
+        **nets.get(args.name).card(), "layers": layers,
         "description": f"Plain-convolution ablation of {base} (same graph, free weights)." if plain
                        else DESCRIPTIONS[args.name],
         "input": {"channels": 1, "multiple": model.multiple, "colour": "gray (OpenCV BGR2GRAY of a colour image)",
