@@ -238,7 +238,7 @@ class PafuNetDemosaic(nn.Module):
 from .registry import register, register_variant  # noqa: E402
 
 
-@register("demosaic/pafu-linear", kind="linear", trainer="export.train_cli:train_demosaic_linear")
+@register("demosaic/pafu-linear", kind="linear", trainer="export.train.demosaic_runs:train_demosaic_linear")
 def pafu_linear(**kw):
     # 3x3 and 5x5 packed pixels hold the 5x5 and 7x7 sensor windows around every output site.
     return PafuLinearDemosaic(**{"kernel_sizes": (3,) * 9 + (5,) * 8, **kw})
@@ -254,12 +254,12 @@ def pafu_linear_tiny(**kw):
 _NET_DEFAULTS = {"kernel_sizes": (3,) * 9 + (5,) * 8, "radius": 4, "init_sigma": 0.5}
 
 
-@register("demosaic/pafu-net", kind="nonlinear", trainer="export.train_cli:train_demosaic_net")
+@register("demosaic/pafu-net", kind="nonlinear", trainer="export.train.demosaic_runs:train_demosaic_net")
 def pafu_net(**kw):
     return PafuNetDemosaic(**{**_NET_DEFAULTS, **kw})
 
 
-@register("demosaic/pafu-net-plain", kind="nonlinear", trainer="export.train_cli:train_demosaic_net")
+@register("demosaic/pafu-net-plain", kind="nonlinear", trainer="export.train.demosaic_runs:train_demosaic_net")
 def pafu_net_plain(**kw):
     return PafuNetDemosaic(**{**_NET_DEFAULTS, **kw, "plain": True})
 

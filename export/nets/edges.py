@@ -174,8 +174,8 @@ _BUILDERS = {"edges/gd-col": lambda **kw: GdColEdges(**kw),
              "edges/gd-col-lite": lambda **kw: GdColEdges(**{**LITE, **kw}),
              "edges/gd-pafu": lambda **kw: GdPafuEdges(**kw)}
 for _name, _build in _BUILDERS.items():
-    register(_name, kind="nonlinear", trainer="export.train_cli:train_edges_net")(_build)
-    register(_name + "-plain", kind="nonlinear", trainer="export.train_cli:train_edges_net")(
+    register(_name, kind="nonlinear", trainer="export.train.edges:train_edges")(_build)
+    register(_name + "-plain", kind="nonlinear", trainer="export.train.edges:train_edges")(
         lambda _b=_build, **kw: _b(**{**kw, "plain": True}))
 register("edges/gd-col-tiny", kind="nonlinear")(
     lambda **kw: GdColEdges(**{"features": 4, "blocks": 1, "multiplier": 1, "bins": 3, **kw}))

@@ -131,7 +131,7 @@ class PafuEspcn(nn.Module):
 
 from .registry import register  # noqa: E402
 
-_NET, _LINEAR = "export.train_cli:train_sr_net", "export.train_cli:train_sr_linear"
+_NET, _LINEAR = "export.train.sr_runs:train_sr_net", "export.train.sr_runs:train_sr_linear"
 for _scale in (2, 3, 4):
     register(f"sr/pafu-espcn-x{_scale}", kind="nonlinear", trainer=_NET)(
         lambda _s=_scale, **kw: PafuEspcn(_s, **kw))

@@ -16,13 +16,13 @@ of ``repeats``; on a shared machine only the ratios mean something):
 """
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import cv2
 import numpy as np
 
 from .. import _session
+from .timing import interleaved
 from .._model import DEFAULT_TILE, _gray_into, check_model_arg, default_upscaler, load, registry
 
 API_FRAME = (4000, 6000)
@@ -87,19 +87,6 @@ def bare_session(model):
     opts = _session.session_options(model.threads, model.card.get("runtime", {}).get("graph_optimization", "extended"))
     return ort.InferenceSession(model._registry.verified_bytes(model.card), opts, providers=["CPUExecutionProvider"]
                                 if model.device == "cpu" else _session.provider_entries(model.providers))
-
-
-def interleaved(methods: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each method over ``repeats`` rounds in which they take turns (after a warm-up)."""
-    for fn in methods.values():
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in methods}
-    for _ in range(repeats):
-        for k, fn in methods.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def api_overhead(task: str, name: str | None = None, scale: int | None = None, shape=API_FRAME, dtype=None,

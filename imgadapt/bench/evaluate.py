@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from .._io import IMAGE_SUFFIXES, read_array
 from .metrics import mean_psnr, rgb_psnr, y_psnr
 from .._model import DEFAULT_TILE
 from .resize import downscale, modcrop
+from .timing import median_seconds
 
 log = logging.getLogger("imgadapt")
 
@@ -38,14 +38,7 @@ def load_images(folder: str | Path) -> list[tuple[str, np.ndarray]]:
 def throughput(fn: Callable[[], object], megapixels: float, repeats: int = 3, warmup: bool = True) -> float:
     """Megapixels per second: one warm-up call (unless ``warmup`` is off because the caller has just
     run ``fn``), then the median of ``repeats`` timed calls."""
-    if warmup:
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return megapixels / statistics.median(times)
+    return megapixels / median_seconds(fn, repeats, warmup)
 
 
 def noisy_mosaic(mosaic: np.ndarray, a: float, b: float, seed: int = 0) -> np.ndarray:

@@ -120,7 +120,7 @@ def measure(spec: dict, timeout: float | None = None) -> dict:
     from .._registry import ENV_MODEL_PATH
 
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env[ENV_MODEL_PATH] = os.pathsep.join(str(d) for d in registry().dirs)
     env.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))  # large arrays: mapped, unmapped when freed

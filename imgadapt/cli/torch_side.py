@@ -1,5 +1,5 @@
 """``imgadapt train`` and ``imgadapt export``: the torch side of a source checkout
-(``export.train_cli.main`` and ``export.export_cli.main``), which parses its own options."""
+(``export.train.cli.main`` and ``export.onnx.cli.main``), which parses its own options."""
 from __future__ import annotations
 
 import importlib
@@ -11,7 +11,7 @@ from .status import USAGE
 
 log = logging.getLogger("imgadapt")
 
-COMMANDS = {"train": "export.train_cli", "export": "export.export_cli"}
+COMMANDS = {"train": "export.train.cli", "export": "export.onnx.cli"}
 
 
 def add_parser(sub) -> None:
