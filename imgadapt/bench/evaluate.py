@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -13,6 +12,7 @@ import numpy as np
 from .. import bayer
 from ..errors import InputDtypeError, InputValueError
 from .._io import IMAGE_SUFFIXES, read_array
+from .method import Method
 from .metrics import mean_psnr, rgb_psnr, y_psnr
 from .._model import DEFAULT_TILE
 from .resize import downscale, modcrop
@@ -59,21 +59,22 @@ def demosaic_inputs(images: list[tuple[str, np.ndarray]], pattern: str = "RGGB",
     return mosaics
 
 
-def evaluate_demosaic(images: list[tuple[str, np.ndarray]], methods: dict[str, tuple[Callable, str]],
+def evaluate_demosaic(images: list[tuple[str, np.ndarray]], methods: dict[str, Method],
                       pattern: str = "RGGB", crop: int = 8, repeats: int = 3,
                       noise: tuple[float, float] | None = None) -> list[dict]:
     """RGB PSNR (mean over images of per-image PSNR, ``crop`` px border) and throughput.
 
     Args:
         images: ``(name, BGR image)`` pairs; each is mosaicked with ``pattern``.
-        methods: ``name -> (function(mosaic, pattern) -> BGR, source)``.
+        methods: ``name ->`` :class:`~imgadapt.bench.method.Method` (``run(mosaic, pattern) -> BGR``).
         noise: ``(a, b)`` to add sensor noise of variance ``a * x + b`` to the mosaics (seeded per
             image); the clean image stays the reference.
     """
     mosaics = demosaic_inputs(images, pattern, noise)
     megapixels = sum(m.size for _, _, m in mosaics) / 1e6
     rows = []
-    for method, (fn, source) in methods.items():
+    for method, m in methods.items():
+        fn, source = m.run, m.source
         per_image = {name: round(rgb_psnr(fn(mos, pattern), img, crop=crop), 3) for name, img, mos in mosaics}
         speed = throughput(lambda fn=fn: [fn(mos, pattern) for _, _, mos in mosaics], megapixels, repeats)
         row = {"method": method, "source": source, "psnr_db": round(mean_psnr(per_image.values()), 3),
@@ -84,29 +85,31 @@ def evaluate_demosaic(images: list[tuple[str, np.ndarray]], methods: dict[str, t
 
 
 def demosaic_methods(models: list[str], peers: bool = True, denoise_peers: bool = False,
-                     tile: int | None = DEFAULT_TILE) -> dict[str, tuple[Callable, str]]:
+                     tile: int | None = DEFAULT_TILE) -> dict[str, Method]:
     """The imgadapt models named (loaded once, with ``tile``) and, with ``peers``, every installed peer;
     with ``denoise_peers``, also OpenCV VNG followed by non-local means at several strengths, and
     demosaicnet followed by it at three (when demosaicnet is installed)."""
     from .._model import load
     from .peers import available_demosaic_peers
 
-    methods: dict[str, tuple[Callable, str]] = {}
+    methods: dict[str, Method] = {}
     for name in models:
         model = load(name, task="demosaic", tile=tile)
-        methods[model.name] = (lambda mos, pat, m=model: m(mos, pattern=pat), "imgadapt")
+        methods[model.name] = Method(lambda mos, pat, m=model: m(mos, pattern=pat), "imgadapt")
     if peers:
         for name, peer in available_demosaic_peers(np.uint8).items():
-            methods[name] = (peer, peer.source)
+            methods[name] = Method(peer, peer.source)
     if denoise_peers:
         from .peers import nlm, vng_then_nlm
 
         for h in NLM_STRENGTHS:
-            methods[f"opencv-vng+nlm(h={h})"] = (lambda mos, pat, h=h: vng_then_nlm(mos, pat, h), "opencv-python")
+            methods[f"opencv-vng+nlm(h={h})"] = Method(lambda mos, pat, h=h: vng_then_nlm(mos, pat, h),
+                                                       "opencv-python")
         network = available_demosaic_peers(np.uint8).get("demosaicnet")
         if network is not None:  # the strongest demosaicker, then the same denoiser (slow: fewer strengths)
             for h in NETWORK_NLM_STRENGTHS:
-                methods[f"demosaicnet+nlm(h={h})"] = (lambda mos, pat, h=h: nlm(network(mos, pat), h), network.source)
+                methods[f"demosaicnet+nlm(h={h})"] = Method(lambda mos, pat, h=h: nlm(network(mos, pat), h),
+                                                            network.source)
     return methods
 
 
@@ -134,7 +137,7 @@ def sr_pairs(images: list[tuple[str, np.ndarray]], scale: int) -> list[tuple[str
     return [(name, hr, downscale(hr, scale)) for name, hr in ((n, modcrop(im, scale)) for n, im in images)]
 
 
-def evaluate_sr(images: list[tuple[str, np.ndarray]], scale: int, methods: dict[str, tuple[Callable, str]],
+def evaluate_sr(images: list[tuple[str, np.ndarray]], scale: int, methods: dict[str, Method],
                 crop: int | None = None, repeats: int = 3) -> list[dict]:
     """Y-PSNR (mean over images of per-image PSNR, ``scale`` px border) and output throughput.
 
@@ -146,7 +149,7 @@ def evaluate_sr(images: list[tuple[str, np.ndarray]], scale: int, methods: dict[
     Args:
         images: ``(name, BGR image)`` pairs (the ground truth).
         scale: upscaling factor, 2 to 8.
-        methods: ``name -> (function(low-res BGR) -> BGR scale x larger, source)``.
+        methods: ``name ->`` :class:`~imgadapt.bench.method.Method` (``run(low-res BGR) -> BGR scale x larger``).
         crop: border excluded from PSNR (default ``scale``).
         repeats: timed runs per method (median, after one warm-up).
 
@@ -159,7 +162,8 @@ def evaluate_sr(images: list[tuple[str, np.ndarray]], scale: int, methods: dict[
     pairs = sr_pairs(images, scale)
     megapixels = sum(hr.shape[0] * hr.shape[1] for _, hr, _ in pairs) / 1e6
     rows = []
-    for method, (fn, source) in methods.items():
+    for method, m in methods.items():
+        fn, source = m.run, m.source
         per_image = {}
         for name, hr, lr in pairs:
             out = fn(lr)
@@ -186,7 +190,7 @@ SR_PEERS = {"opencv-bicubic": _cv2_upscale(cv2.INTER_CUBIC), "opencv-lanczos": _
 
 
 def sr_methods(scale: int, models: list[str] | None = None, peers: bool = True,
-               tile: int | None = DEFAULT_TILE, ensemble: bool = False) -> dict[str, tuple[Callable, str]]:
+               tile: int | None = DEFAULT_TILE, ensemble: bool = False) -> dict[str, Method]:
     """The imgadapt super-resolution models for ``scale`` (loaded once) and, with ``peers``, OpenCV.
 
     Args:
@@ -206,19 +210,19 @@ def sr_methods(scale: int, models: list[str] | None = None, peers: bool = True,
     if models is None:
         reg = registry()
         models = [n for n in reg.list("sr") if int(reg.resolve(n, "sr").get("scale", 0)) == scale]
-    methods: dict[str, tuple[Callable, str]] = {}
+    methods: dict[str, Method] = {}
     for name in models:
         model = load(name, task="sr", tile=tile)
         if model.scale != scale:
             raise InputValueError(f"model {model.name!r} upscales x{model.scale}, expected x{scale}")
-        methods[model.name] = (model, "imgadapt")
+        methods[model.name] = Method(model, "imgadapt")
         if ensemble:
             from ..ensemble import self_ensemble
 
-            methods[model.name + "+ensemble"] = (lambda image, m=model: self_ensemble(m, image), "imgadapt")
+            methods[model.name + "+ensemble"] = Method(lambda image, m=model: self_ensemble(m, image), "imgadapt")
     if peers:
         for name, upscale in SR_PEERS.items():
-            methods[name] = (lambda lr, up=upscale: up(lr, scale), "opencv-python")
+            methods[name] = Method(lambda lr, up=upscale: up(lr, scale), "opencv-python")
     return methods
 
 
@@ -299,10 +303,11 @@ def evaluate_raw(images: list[tuple[str, np.ndarray]], workdir: str | Path, mode
                  "source": m.name, "psnr_db": psnr_db,
                  "per_image": per_image, "mp_s": _rate(megapixels / batch_seconds)})
     methods = {
-        "imgadapt raw.read+develop": (lambda p: raw.develop(raw.read(p), m, **linear), m.name),
-        "libraw-ahd imread+postprocess": (_libraw_linear16, "rawpy (LibRaw AHD)"),
+        "imgadapt raw.read+develop": Method(lambda p: raw.develop(raw.read(p), m, **linear), m.name),
+        "libraw-ahd imread+postprocess": Method(_libraw_linear16, "rawpy (LibRaw AHD)"),
     }
-    for method, (fn, source) in methods.items():
+    for method, entry in methods.items():
+        fn, source = entry.run, entry.source
         psnr_db, per_image = score({p: fn(p) for p in paths})
         speed = throughput(lambda fn=fn: [fn(p) for p in paths], megapixels, repeats)
         rows.append({"method": method, "source": source, "psnr_db": psnr_db, "per_image": per_image,
@@ -320,21 +325,7 @@ def _rate(megapixels_per_second: float) -> float:
     """A throughput to three significant digits (a slow method on tiny images stays above zero)."""
     return float(f"{megapixels_per_second:.3g}")
 
-@dataclass(frozen=True)
-class EdgeMethod:
-    """A boundary detector under evaluation.
-
-    ``run(image)`` is what a user calls (timed). Without ``levels``, it returns a float ``HxW``
-    probability map in [0, 1], evaluated at the thresholds; with ``levels(image)``, a list of binary
-    maps from permissive to strict (detector settings, named by ``level_names``) is evaluated instead.
-    """
-    run: Callable[[np.ndarray], np.ndarray]
-    source: str
-    levels: Callable[[np.ndarray], list] | None = None
-    level_names: tuple[str, ...] = ()
-
-
-def evaluate_edges(dataset: list[tuple[str, np.ndarray, list[np.ndarray]]], methods: dict[str, EdgeMethod],
+def evaluate_edges(dataset: list[tuple[str, np.ndarray, list[np.ndarray]]], methods: dict[str, Method],
                    thresholds: int = 99, max_dist: float = 0.0075, repeats: int = 3) -> list[dict]:
     """BSDS-style ODS, OIS and AP (:mod:`imgadapt.bench.boundary_metrics`) and input throughput.
 
@@ -344,7 +335,7 @@ def evaluate_edges(dataset: list[tuple[str, np.ndarray, list[np.ndarray]]], meth
 
     Args:
         dataset: ``(name, 8-bit gray or BGR image, annotators' boundary maps)`` triples.
-        methods: ``name -> EdgeMethod``.
+        methods: ``name -> Method``.
         thresholds: evenly spaced thresholds of probability maps (BSDS: 99, 0.01 to 0.99).
         max_dist: matching distance as a fraction of the image diagonal (BSDS: 0.0075).
         repeats: timed runs of ``run`` over the dataset (median, after one warm-up).
@@ -391,7 +382,7 @@ EDGE_PEER_SIGMAS = (0.0, 2.0)
 
 
 def edge_methods(models: list[str] | None = None, peers: bool = True,
-                 tile: int | None = DEFAULT_TILE) -> dict[str, EdgeMethod]:
+                 tile: int | None = DEFAULT_TILE) -> dict[str, Method]:
     """The imgadapt edges models (loaded once with ``tile``; ``None``: every installed one) and, with ``peers``,
     OpenCV Sobel and Canny (:mod:`imgadapt.bench.edge_peers`), each without and with a Gaussian blur."""
     from . import edge_peers as ep
@@ -399,15 +390,15 @@ def edge_methods(models: list[str] | None = None, peers: bool = True,
 
     if models is None:
         models = registry().list("edges")
-    methods: dict[str, EdgeMethod] = {}
+    methods: dict[str, Method] = {}
     for name in models:
         model = load(name, task="edges", tile=tile)
-        methods[model.name] = EdgeMethod(model, "imgadapt")
+        methods[model.name] = Method(model, "imgadapt")
     if peers:
         for sigma in EDGE_PEER_SIGMAS:
             blur = f"opencv-gauss({sigma:g})+" if sigma else "opencv-"
-            methods[f"{blur}sobel"] = EdgeMethod(lambda im, s=sigma: ep.sobel_probability(im, s), "opencv-python")
-            methods[f"{blur}canny"] = EdgeMethod(
+            methods[f"{blur}sobel"] = Method(lambda im, s=sigma: ep.sobel_probability(im, s), "opencv-python")
+            methods[f"{blur}canny"] = Method(
                 lambda im, s=sigma: ep.canny(im, ep.CANNY_DEFAULT_HIGH, s), "opencv-python",
                 levels=lambda im, s=sigma: ep.canny_levels(im, s),
                 level_names=tuple(f"high={h:g}" for h in ep.CANNY_HIGHS))

@@ -1,4 +1,4 @@
-"""Quality metrics used to measure models against their peers (see DESIGN.md, "Measuring").
+"""Quality metrics used to measure models against their peers (the protocols the README states).
 
 - :func:`psnr` / :func:`rgb_psnr`: PSNR over all channels after an optional border crop
   (demosaicking: RGB PSNR, 8-px crop, on clean 8-bit images mosaicked RGGB).

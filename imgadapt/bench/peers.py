@@ -3,7 +3,7 @@
 Every peer is a function ``(mosaic_hw, pattern) -> HxWx3 BGR`` that keeps the input's dtype
 (uint8 or uint16) and follows the imgadapt conventions: patterns are named by the sensor's
 top-left 2x2 (``RGGB``, ``BGGR``, ``GRBG``, ``GBRG``) and the output is aligned pixel for pixel
-with the mosaic. They are what the models are measured against (DESIGN.md, "Measuring").
+with the mosaic. They are what the models are measured against (the README states the protocols).
 
 =================  ==================  ================================================
 name               package             method

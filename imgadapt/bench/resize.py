@@ -1,5 +1,5 @@
 """Antialiased bicubic downscaling by an integer factor (MATLAB ``imresize`` / PIL ``BICUBIC``), and
-``modcrop``: how low-resolution inputs are made for measuring super-resolution (DESIGN.md, "Measuring").
+``modcrop``: how low-resolution inputs are made for measuring super-resolution (as the README states).
 
 The cubic kernel has ``a = -0.5`` and is stretched by ``scale`` for antialiasing; output pixel ``i``
 is centred on input position ``(i + 0.5) * scale - 0.5`` (pixel centres aligned, as in MATLAB and

@@ -1,7 +1,7 @@
 """``imgadapt bench``: every imgadapt model of a task next to every installed peer, in one run.
 
-Quality and throughput come from the evaluation code (:mod:`imgadapt.bench.evaluate`, the rules of
-DESIGN.md "Measuring"), one method at a time on the same data; peak memory comes from a fresh
+Quality and throughput come from the evaluation code (:mod:`imgadapt.bench.evaluate`, the protocols
+the README states), one method at a time on the same data; peak memory comes from a fresh
 process per method (:mod:`imgadapt.bench.peak_memory`). Peers whose package is not installed are left
 out with a note, never replaced. :func:`scaling` measures the models on synthetic frames of growing
 size, tiled and untiled.
@@ -77,14 +77,12 @@ def methods(task: str, scale: int | None = None, models: list[str] | None = None
 
 
 def source_of(method) -> str:
-    return method.source if isinstance(method, evaluation.EdgeMethod) else method[1]
+    return method.source
 
 
 def call_of(task: str, method, pattern: str = "RGGB") -> Callable[[np.ndarray], np.ndarray]:
     """The method as ``input array -> output``, the call that is timed."""
-    if task == "edges":
-        return method.run
-    fn = method[0]
+    fn = method.run
     return (lambda x: fn(x, pattern)) if task == "demosaic" else fn
 
 

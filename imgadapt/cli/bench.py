@@ -11,7 +11,7 @@ from .status import OK, CommandError
 
 DESCRIPTION = (
     "Every imgadapt model of the task and every installed peer on the same images, in one run: quality "
-    "by the rules of DESIGN.md (demosaic: RGB PSNR of RGGB mosaics, 8-px border; sr: Y-PSNR of antialiased-"
+    "by the README's protocol (demosaic: RGB PSNR of RGGB mosaics, 8-px border; sr: Y-PSNR of antialiased-"
     "bicubic downscales, scale-px border; edges: BSDS ODS/OIS/AP against --gt), throughput in megapixels "
     "per second (input; sr: output) after a warm-up pass, median of --repeats passes, and peak memory: the "
     "rise of the resident-set high-water mark while the method runs in a fresh process. Peers whose "

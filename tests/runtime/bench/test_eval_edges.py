@@ -8,6 +8,7 @@ from imgadapt.bench import evaluate
 from imgadapt import cli
 from imgadapt.bench.boundary_io import load_edge_dataset, read_boundary_gt
 from imgadapt.bench.boundary_metrics import thin
+from imgadapt.bench.method import Method
 
 pytest.importorskip("scipy", reason="boundary matching needs scipy (dev extra)")
 
@@ -85,10 +86,10 @@ def test_peers_find_a_clean_disc(tmp_path):
 
 def test_model_outputs_are_checked(tmp_path):
     dataset = load_edge_dataset(*write_dataset(tmp_path, n=1))
-    bad = evaluate.EdgeMethod(lambda im: np.zeros((5, 5), np.float32), "test")
+    bad = Method(lambda im: np.zeros((5, 5), np.float32), "test")
     with pytest.raises(ValueError, match=r"bad: expected a boundary map of shape \(48, 56\) for d0.png, got \(5, 5\)"):
         evaluate.evaluate_edges(dataset, {"bad": bad}, repeats=1)
-    loud = evaluate.EdgeMethod(lambda im: np.full(im.shape[:2], 2.0, np.float32), "test")
+    loud = Method(lambda im: np.full(im.shape[:2], 2.0, np.float32), "test")
     with pytest.raises(ValueError, match=r"loud on d0.png: expected values in \[0, 1\], got the range \[2, 2\]"):
         evaluate.evaluate_edges(dataset, {"loud": loud}, repeats=1)
 

@@ -7,6 +7,7 @@ from imgadapt import bayer, cli
 from imgadapt.bench import evaluate
 from imgadapt._io import write_array
 from imgadapt.bench.peers import vng_then_nlm
+from imgadapt.bench.method import Method
 
 
 def test_noisy_mosaic_is_seeded_and_scaled(rng):
@@ -121,7 +122,7 @@ def test_evaluate_sr_scores_the_modcropped_image(tmp_path, photos):
         calls.append(lr.shape)
         return np.repeat(np.repeat(lr, 3, 0), 3, 1)
 
-    rows = evaluate.evaluate_sr([(name, image)], 3, {"nearest": (nearest, "test")}, repeats=1)
+    rows = evaluate.evaluate_sr([(name, image)], 3, {"nearest": Method(nearest, "test")}, repeats=1)
     assert calls[0] == (13, 16, 3)
     hr = modcrop(image, 3)
     expected = y_psnr(nearest(downscale(hr, 3)), hr, crop=3)
@@ -131,7 +132,7 @@ def test_evaluate_sr_scores_the_modcropped_image(tmp_path, photos):
 def test_evaluate_sr_rejects_wrong_output_shape(tmp_path, photos):
     images = evaluate.load_images(photos(tmp_path))
     with pytest.raises(ValueError, match="expected a 2x upscaled image"):
-        evaluate.evaluate_sr(images, 2, {"same": (lambda lr: lr, "test")}, repeats=1)
+        evaluate.evaluate_sr(images, 2, {"same": Method(lambda lr: lr, "test")}, repeats=1)
 
 
 @pytest.mark.parametrize("scale", [1, 9, 2.0, True])
@@ -193,5 +194,6 @@ def test_sr_methods_add_each_model_with_its_self_ensemble():
     methods = evaluate.sr_methods(2, models=["sr/pafu-linear-x2"], peers=False, ensemble=True)
     assert list(methods) == ["sr/pafu-linear-x2", "sr/pafu-linear-x2+ensemble"]
     image = np.random.default_rng(0).integers(0, 256, (12, 14, 3)).astype(np.uint8)
-    fn, source = methods["sr/pafu-linear-x2+ensemble"]
+    method = methods["sr/pafu-linear-x2+ensemble"]
+    fn, source = method.run, method.source
     assert source == "imgadapt" and fn(image).shape == (24, 28, 3)

@@ -153,7 +153,8 @@ def test_noisy_runs_measure_demosaicnet_followed_by_non_local_means(monkeypatch)
     names = [n for n in methods if n.startswith("demosaicnet+nlm")]
     assert names == [f"demosaicnet+nlm(h={h})" for h in evaluate.NETWORK_NLM_STRENGTHS]
     mosaic = np.random.default_rng(0).integers(0, 256, (32, 48)).astype(np.uint8)
-    fn, source = methods["demosaicnet+nlm(h=5)"]
+    method = methods["demosaicnet+nlm(h=5)"]
+    fn, source = method.run, method.source
     np.testing.assert_array_equal(fn(mosaic, "RGGB"), peers.nlm(network(mosaic), 5))
     assert source == "demosaicnet"
     monkeypatch.setattr(peers, "available_demosaic_peers", lambda dtype=None: {})
