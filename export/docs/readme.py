@@ -22,6 +22,8 @@ import re
 import sys
 from pathlib import Path
 
+from imgadapt.bench.table import Column, markdown
+
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = "python -m export.bench_readme --val DIR/val --scenes SCENES"
 
@@ -30,46 +32,42 @@ def _mp(v) -> str:
     return "-" if v is None else f"{v:.3g}" if v < 100 else f"{v:.0f}"
 
 
-def _mb(v) -> str:
-    return "-" if v is None else f"{v:.0f}"
+MP_S = Column("MP/s", lambda r: _mp(r["mp_s"]), ">s")
 
 
 def quality_table(rows: list[dict]) -> str:
     """One task's bench rows as Markdown: quality, MP/s, speed against the slowest, peak memory."""
-    edges = "ods" in rows[0]
     slowest = min(r["mp_s"] for r in rows)
-    head = ("| method | source | ODS | OIS | AP | MP/s | speed × | peak MB |\n|---|---|---:|---:|---:|---:|---:|---:|"
-            if edges else "| method | source | PSNR (dB) | MP/s | speed × | peak MB |\n|---|---|---:|---:|---:|---:|")
-    lines = [head]
-    for r in rows:
-        name = f"**{r['method']}**" if r["source"] == "imgadapt" else r["method"]
-        quality = f"{r['ods']:.3f} | {r['ois']:.3f} | {r['ap']:.3f}" if edges else f"{r['psnr_db']:.2f}"
-        lines.append(f"| {name} | {r['source']} | {quality} | {_mp(r['mp_s'])} | {r['mp_s'] / slowest:.1f} | "
-                     f"{_mb(r.get('peak_mb'))} |")
-    return "\n".join(lines)
+    quality = ([Column("ODS", "ods", ".3f"), Column("OIS", "ois", ".3f"), Column("AP", "ap", ".3f")]
+               if "ods" in rows[0] else [Column("PSNR (dB)", "psnr_db", ".2f")])
+    return "\n".join(markdown(rows, [
+        Column("method", lambda r: f"**{r['method']}**" if r["source"] == "imgadapt" else r["method"], "s"),
+        Column("source", "source", "s"), *quality, MP_S, Column("speed ×", lambda r: r["mp_s"] / slowest, ".1f"),
+        Column("peak MB", "peak_mb", ".0f")]))
 
 
 def scaling_table(rows: list[dict]) -> str:
-    lines = ["| method | tiles | frame MP | MP/s | peak MB | MB per MP |", "|---|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['method']} | {r['tile'] or '-'} | {r['megapixels']:.1f} | {_mp(r['mp_s'])} | {_mb(r['peak_mb'])} | "
-              f"{_mb(r['mb_per_mp'])} |" for r in rows]
-    return "\n".join(lines)
+    return "\n".join(markdown(rows, [
+        Column("method", "method", "s"), Column("tiles", lambda r: r["tile"] or "-", "s"),
+        Column("frame MP", "megapixels", ".1f"), MP_S, Column("peak MB", "peak_mb", ".0f"),
+        Column("MB per MP", "mb_per_mp", ".0f")]))
 
 
 def models_table(results: dict[str, list[dict]]) -> str:
     """Task, kind, layers, parameters (model cards) and the bench's quality and speed per model."""
+    rows = [_model_row(r) for rows in results.values() for r in rows if r["source"] == "imgadapt" and "tile" not in r]
+    return "\n".join(markdown(rows, [Column(title, title, "s") for title in ("model", "task", "kind", "layers")] + [
+        Column("parameters", "parameters", ">s"), Column("quality", "quality", "s"), MP_S]))
+
+
+def _model_row(row: dict) -> dict:
     import imgadapt
 
-    lines = ["| model | task | kind | layers | parameters | quality | MP/s |", "|---|---|---|---|---:|---|---:|"]
-    for name, rows in results.items():
-        for r in (r for r in rows if r["source"] == "imgadapt" and "tile" not in r):
-            card = imgadapt.model_info(r["method"])
-            quality = f"ODS {r['ods']:.3f}" if "ods" in r else f"{r['psnr_db']:.2f} dB"
-            params = f"{card['params']:,}" if isinstance(card.get("params"), int) else "-"
-            task = card["task"] + (f" ×{card['scale']}" if "scale" in card else "")
-            lines.append(f"| `{r['method']}` | {task} | {card.get('kind', '')} | {', '.join(card.get('layers', []))} | "
-                         f"{params} | {quality} | {_mp(r['mp_s'])} |")
-    return "\n".join(lines)
+    card = imgadapt.model_info(row["method"])
+    return {"model": f"`{row['method']}`", "task": card["task"] + (f" ×{card['scale']}" if "scale" in card else ""),
+            "kind": card.get("kind", ""), "layers": ", ".join(card.get("layers", [])),
+            "parameters": f"{card['params']:,}" if isinstance(card.get("params"), int) else "-",
+            "quality": f"ODS {row['ods']:.3f}" if "ods" in row else f"{row['psnr_db']:.2f} dB", "mp_s": row["mp_s"]}
 
 
 def run_benches(val: Path, out: Path, scenes: Path | None) -> None:

@@ -89,11 +89,12 @@ def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
 
 
 def minimal_card(arch: str, model: torch.nn.Module) -> dict:
-    """The card of a checkpoint that has none: what the runtime needs to serve the model."""
+    """The card of a checkpoint that has none: the registry's fields of its architecture and what the
+    runtime needs to serve the model."""
     from ..train.runs import MOSAIC_INPUT
 
-    task = arch.split("/")[0]
-    card = {"name": arch, "arch": arch, "task": task, "receptive_field": model.receptive_field}
+    card = {**nets.get(arch).card(), "receptive_field": model.receptive_field}
+    task = card["task"]
     if task == "demosaic":
         card["input"] = MOSAIC_INPUT
     else:

@@ -19,10 +19,10 @@ from . import evaluate as evaluation
 from .._checks import check_choice
 from ..errors import InputValueError, UnknownNameError
 from .._model import DEFAULT_TILE
+from .._registry import TASKS
 
 log = logging.getLogger("imgadapt")
 
-TASKS = ("demosaic", "sr", "edges")
 QUALITY = {"demosaic": "psnr_db", "sr": "psnr_db", "edges": "ods"}
 SCALING_SIZES = (1.0, 2.0, 4.0, 8.0, 16.0, 24.0)
 UNTILED_MAX_MP = 4.0

@@ -18,11 +18,16 @@ class Column:
     value: str | Callable[[dict], object]
     spec: str
 
+    @property
+    def right(self) -> bool:
+        """Numbers and ``>``-aligned text are right-aligned."""
+        return self.spec.startswith(">") or not self.spec.endswith("s")
+
     def _width(self) -> str:
         return re.match(r"[<>]?(\d*)", self.spec).group(1)
 
     def head(self) -> str:
-        return format(self.title, self.spec if re.fullmatch(r"\d+s", self.spec) else ">" + self._width() + "s")
+        return format(self.title, ">" + self._width() + "s" if self.right else self.spec)
 
     def cell(self, row: dict) -> str:
         value = self.value(row) if callable(self.value) else row.get(self.value)
@@ -32,6 +37,13 @@ class Column:
 def render(rows: Iterable[dict], columns: list[Column]) -> list[str]:
     """The header line, then one line per row."""
     return [" ".join(c.head() for c in columns)] + [" ".join(c.cell(r) for c in columns) for r in rows]
+
+
+def markdown(rows: Iterable[dict], columns: list[Column]) -> list[str]:
+    """The rows as a Markdown table (the specs without widths: ``".2f"``, ``"s"``, ``">s"``)."""
+    return ["| " + " | ".join(c.title for c in columns) + " |",
+            "|" + "|".join("---:" if c.right else "---" for c in columns) + "|"] + [
+        "| " + " | ".join(c.cell(r) for c in columns) + " |" for r in rows]
 
 
 def write_json(rows: list[dict], path: str | None) -> None:

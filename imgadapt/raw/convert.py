@@ -24,11 +24,14 @@ from pathlib import Path
 
 import cv2
 
-from .. import raw as _raw
-from ..errors import ImgadaptError, InputValueError, WorkerError
 from .._headers import check_pixels
 from .._io import IMAGE_SUFFIXES, temp_files
 from .._paths import reason, resolve_folder, resolve_input, show
+from ..errors import ImgadaptError, InputValueError, WorkerError
+from .develop import develop
+from .image import MAX_PIXELS
+from .read import read
+from .write import write
 
 log = logging.getLogger("imgadapt")
 
@@ -53,7 +56,7 @@ class Settings:
     bits: int = 16
     pattern: str | None = None
     white_level: float | None = None
-    max_pixels: int = _raw.MAX_PIXELS
+    max_pixels: int = MAX_PIXELS
     threads: int = 1
     providers: tuple[str, ...] | None = None
 
@@ -231,12 +234,12 @@ def convert_file(job: Job, model, settings: Settings) -> Result:
     libraw_said: list[str] = []
     try:
         with _c_stderr(libraw_said):
-            image = _raw.read(job.src, pattern=settings.pattern, white_level=settings.white_level,
+            image = read(job.src, pattern=settings.pattern, white_level=settings.white_level,
                               max_pixels=settings.max_pixels)
-        out = _raw.develop(image, model, wb=settings.wb, colorspace=settings.colorspace, gamma=settings.gamma,
+        out = develop(image, model, wb=settings.wb, colorspace=settings.colorspace, gamma=settings.gamma,
                            exposure=settings.exposure, highlights=settings.highlights,
                            dtype="uint16" if settings.bits == 16 else "uint8")
-        _raw.write(job.dst, out, image, colorspace=settings.colorspace, gamma=settings.gamma,
+        write(job.dst, out, image, colorspace=settings.colorspace, gamma=settings.gamma,
                    exif=settings.metadata)
     except FILE_ERRORS as exc:
         message = str(exc)

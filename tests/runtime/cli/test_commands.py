@@ -43,3 +43,12 @@ def test_the_table_renderer_aligns_text_left_and_numbers_right():
     lines = render(rows, [Column("method", "method", "6s"), Column("PSNR", "psnr_db", "8.3f"),
                           Column("x", lambda r: f"x{r['scale']}", ">3s")])
     assert lines == ["method     PSNR   x", "a        40.123  x2", "bb            -  x3"]
+
+
+def test_the_same_columns_render_as_markdown():
+    from imgadapt.bench.table import markdown
+
+    rows = [{"method": "a", "psnr_db": 40.123, "peak_mb": None}]
+    assert markdown(rows, [Column("method", "method", "s"), Column("PSNR", "psnr_db", ".2f"),
+                           Column("peak MB", "peak_mb", ".0f")]) == [
+        "| method | PSNR | peak MB |", "|---|---:|---:|", "| a | 40.12 | - |"]
