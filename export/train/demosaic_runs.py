@@ -91,7 +91,7 @@ def train_demosaic_net(args, argv) -> dict:
             if v is not None}
     if state is not None and state["arch"] == arch and any(config.get(k) != v for k, v in body.items()):
         raise InputValueError(f"--features/--blocks: fine-tuning keeps the body of {args.init} "
-                         f"(features {config.get('features')}, blocks {config.get('blocks')}), got {body}")
+                              f"(features {config.get('features')}, blocks {config.get('blocks')}), got {body}")
     config.update(body)
     noise = bool(entry.config.get("denoise"))
     config.update(entry.config)
@@ -102,7 +102,7 @@ def train_demosaic_net(args, argv) -> dict:
     elif state is not None:  # the input PAFU takes the linear model's (possibly pruned) kernel group
         if plain:
             raise InputValueError(f"--init: the plain ablation starts from a {arch} checkpoint or from scratch, "
-                             f"got a {state['arch']} checkpoint")
+                                  f"got a {state['arch']} checkpoint")
         linear = PafuLinearDemosaic(**state["config"])
         linear.load_state_dict(state["state_dict"])
         model.init_from_linear(linear)
@@ -117,10 +117,12 @@ def train_demosaic_net(args, argv) -> dict:
     batch_fn = None
     if args.batches_on_device:
         if noise:
-            raise InputValueError("--batches-on-device: clean demosaicking only (the noisy mosaics are made on the CPU)")
+            raise InputValueError("--batches-on-device: clean demosaicking only "
+                                  "(the noisy mosaics are made on the CPU)")
         from .device_batches import device_demosaic_batches
 
-        batch_fn = device_demosaic_batches(images, args.batch, args.patch, args.pad, args.scales, training_device(args.device))
+        batch_fn = device_demosaic_batches(images, args.batch, args.patch, args.pad, args.scales,
+                                           training_device(args.device))
     summary = train_network(model, images, steps=args.steps, batch=args.batch, patch=args.patch,
                             lr=args.lr, seed=args.seed, noise=noise, scales=args.scales, balance=args.balance or None,
                             pad=args.pad, kernel_lr_scale=args.kernel_lr_scale, checkpoint=run_dir / "checkpoint.pt",

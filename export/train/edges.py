@@ -173,7 +173,7 @@ def train_edges(args, argv) -> dict:
         state = torch.load(args.init, weights_only=False)
         if state.get("arch") != args.name:
             raise InputValueError(f"--init: expected a checkpoint of {args.name}, "
-                             f"got one of {state.get('arch')!r} ({args.init})")
+                                  f"got one of {state.get('arch')!r} ({args.init})")
         model.load_state_dict(state["state_dict"])
     init_train = init_train(args.init)
     from .bsds import BSDS_TARGETS, bsds_batches, is_bsds, load_agreement

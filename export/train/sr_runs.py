@@ -58,7 +58,7 @@ def train_sr_net(args, argv) -> dict:
         config["linear_kernel_sizes"] = list(state["config"]["kernel_sizes"])
     elif not plain:
         raise InputValueError(f"{args.name} starts from a trained linear PAFU upscaler: pass --init "
-                         f"models/sr/pafu-linear-x{args.name[-1]}.pt")
+                              f"models/sr/pafu-linear-x{args.name[-1]}.pt")
     config.update({k: v for k, v in (("features", args.features), ("depth", args.depth)) if v})
     model = nets.create(args.name, **config)
     s = model.scale

@@ -38,5 +38,6 @@ from .write import EXIF_ORIENTATION, METADATA_SUFFIXES, exif_tags, write
 
 __all__ = ["read", "develop", "write", "RawImage", "check_raw_image", "check_exposure", "wb_multipliers",
            "normalised_mosaic", "scaled_mosaic", "saturation", "clipped_sites", "exif_tags", "colour", "highlights",
-           "metadata", "RAW_EXTRA", "RAW_SUFFIXES", "MOSAIC_SUFFIXES", "MAX_PIXELS", "MAX_EV", "WB_MODES", "COLORSPACES",
-           "GAMMAS", "HIGHLIGHTS", "ADJUST_MAXIMUM_THR", "PLATEAU", "EXIF_ORIENTATION", "METADATA_SUFFIXES"]
+           "metadata", "RAW_EXTRA", "RAW_SUFFIXES", "MOSAIC_SUFFIXES", "MAX_PIXELS", "MAX_EV", "WB_MODES",
+           "COLORSPACES", "GAMMAS", "HIGHLIGHTS", "ADJUST_MAXIMUM_THR", "PLATEAU", "EXIF_ORIENTATION",
+           "METADATA_SUFFIXES"]

@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import bayer
 from . import colour, metadata
-from ..errors import CorruptRawError, InputDtypeError, InputShapeError, InputSizeError, InputValueError, UnsupportedRawError
+from ..errors import (CorruptRawError, InputDtypeError, InputShapeError, InputSizeError, InputValueError,
+                      UnsupportedRawError)
 from .._headers import format_megapixels
 from .._io import read_array
 from .image import MAX_PIXELS, MOSAIC_SUFFIXES, RAW_EXTRA, RawImage
