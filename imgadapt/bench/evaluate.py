@@ -97,8 +97,7 @@ def demosaic_methods(models: list[str], peers: bool = True, denoise_peers: bool 
         model = load(name, task="demosaic", tile=tile)
         methods[model.name] = Method(lambda mos, pat, m=model: m(mos, pattern=pat), "imgadapt")
     if peers:
-        for name, peer in available_demosaic_peers(np.uint8).items():
-            methods[name] = Method(peer, peer.source)
+        methods.update(demosaic_peers())
     if denoise_peers:
         from .peers import nlm, vng_then_nlm
 
@@ -115,6 +114,13 @@ def demosaic_methods(models: list[str], peers: bool = True, denoise_peers: bool 
 
 NLM_STRENGTHS = (3, 5, 8, 12, 16)
 NETWORK_NLM_STRENGTHS = (3, 5, 8)
+
+
+def demosaic_peers() -> dict[str, Method]:
+    """The installed demosaicking peers (:data:`imgadapt.bench.peers.DEMOSAIC_PEERS`) that take 8-bit data."""
+    from .peers import available_demosaic_peers
+
+    return {name: Method(peer, peer.source) for name, peer in available_demosaic_peers(np.uint8).items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,9 +227,13 @@ def sr_methods(scale: int, models: list[str] | None = None, peers: bool = True,
 
             methods[model.name + "+ensemble"] = Method(lambda image, m=model: self_ensemble(m, image), "imgadapt")
     if peers:
-        for name, upscale in SR_PEERS.items():
-            methods[name] = Method(lambda lr, up=upscale: up(lr, scale), "opencv-python")
+        methods.update(sr_peers(scale))
     return methods
+
+
+def sr_peers(scale: int) -> dict[str, Method]:
+    """OpenCV's bicubic and Lanczos upscaling by ``scale``."""
+    return {name: Method(lambda lr, up=upscale: up(lr, scale), "opencv-python") for name, upscale in SR_PEERS.items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,9 +393,8 @@ EDGE_PEER_SIGMAS = (0.0, 2.0)
 
 def edge_methods(models: list[str] | None = None, peers: bool = True,
                  tile: int | None = DEFAULT_TILE) -> dict[str, Method]:
-    """The imgadapt edges models (loaded once with ``tile``; ``None``: every installed one) and, with ``peers``,
-    OpenCV Sobel and Canny (:mod:`imgadapt.bench.edge_peers`), each without and with a Gaussian blur."""
-    from . import edge_peers as ep
+    """The imgadapt edges models (loaded once with ``tile``; ``None``: every installed one) and, with
+    ``peers``, :func:`edge_peers`."""
     from .._model import load, registry
 
     if models is None:
@@ -395,11 +404,20 @@ def edge_methods(models: list[str] | None = None, peers: bool = True,
         model = load(name, task="edges", tile=tile)
         methods[model.name] = Method(model, "imgadapt")
     if peers:
-        for sigma in EDGE_PEER_SIGMAS:
-            blur = f"opencv-gauss({sigma:g})+" if sigma else "opencv-"
-            methods[f"{blur}sobel"] = Method(lambda im, s=sigma: ep.sobel_probability(im, s), "opencv-python")
-            methods[f"{blur}canny"] = Method(
-                lambda im, s=sigma: ep.canny(im, ep.CANNY_DEFAULT_HIGH, s), "opencv-python",
-                levels=lambda im, s=sigma: ep.canny_levels(im, s),
-                level_names=tuple(f"high={h:g}" for h in ep.CANNY_HIGHS))
+        methods.update(edge_peers())
+    return methods
+
+
+def edge_peers() -> dict[str, Method]:
+    """OpenCV Sobel and Canny (:mod:`imgadapt.bench.edge_peers`), each without and with a Gaussian blur."""
+    from . import edge_peers as ep
+
+    methods: dict[str, Method] = {}
+    for sigma in EDGE_PEER_SIGMAS:
+        blur = f"opencv-gauss({sigma:g})+" if sigma else "opencv-"
+        methods[f"{blur}sobel"] = Method(lambda im, s=sigma: ep.sobel_probability(im, s), "opencv-python")
+        methods[f"{blur}canny"] = Method(
+            lambda im, s=sigma: ep.canny(im, ep.CANNY_DEFAULT_HIGH, s), "opencv-python",
+            levels=lambda im, s=sigma: ep.canny_levels(im, s),
+            level_names=tuple(f"high={h:g}" for h in ep.CANNY_HIGHS))
     return methods

@@ -197,3 +197,11 @@ def test_sr_methods_add_each_model_with_its_self_ensemble():
     method = methods["sr/pafu-linear-x2+ensemble"]
     fn, source = method.run, method.source
     assert source == "imgadapt" and fn(image).shape == (24, 28, 3)
+
+
+def test_every_task_lists_its_peers_as_methods():
+    from imgadapt.bench import evaluate
+
+    peers = {**evaluate.demosaic_peers(), **evaluate.sr_peers(2), **evaluate.edge_peers()}
+    assert {"opencv-bilinear", "opencv-bicubic", "opencv-lanczos", "opencv-sobel", "opencv-canny"} <= set(peers)
+    assert all(isinstance(m, Method) and m.source for m in peers.values())
