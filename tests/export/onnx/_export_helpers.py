@@ -6,7 +6,7 @@ import json
 import numpy as np
 import torch
 
-from export.onnx.cli import calibration, export_model, sample_images
+from export.onnx.pipeline import calibration, export_model, sample_images
 from export.nets import create
 
 FAST = {"bench_size": 32, "bench_runs": 1}

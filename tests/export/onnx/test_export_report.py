@@ -3,7 +3,7 @@ import json
 
 from _export_helpers import tiny_export
 from export.onnx import graph
-from export.onnx.cli import ExportResult, write_outputs
+from export.onnx.pipeline import ExportResult, write_outputs
 
 
 def _step(summary, name):
