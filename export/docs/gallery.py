@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from imgadapt import bayer
-from imgadapt.bench import suite, plot, evaluate
+from imgadapt.bench import plot, sr_eval, suite
 
 WINDOW, ZOOM, BORDER = 48, 4, 8
 
@@ -77,7 +77,7 @@ def gallery(task: str, images: str | Path, rows: list[dict], scale: int | None =
     data = suite.load_data(task, images, gt)
     inputs = suite.inputs_of(task, data, scale)
     truths = {"demosaic": lambda: [img for _, img in data],
-              "sr": lambda: [hr for _, hr, _ in evaluate.sr_pairs(data, scale)],
+              "sr": lambda: [hr for _, hr, _ in sr_eval.sr_pairs(data, scale)],
               "edges": lambda: [np.max(np.stack(g), axis=0).astype(np.uint8) * 255 for _, _, g in data]}[task]()
     best = None
     for x, truth in zip(inputs, truths):

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from imgadapt.cli.args import count
 from imgadapt.errors import ImgadaptError
 
 from ..train.data import load_folder
@@ -35,13 +36,6 @@ from .pipeline import (calibration, export_model, finish_card, load_checkpoint, 
 from .ship import ONNX_TOLERANCE
 
 log = logging.getLogger("imgadapt.export")
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,9 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", default=None, help="write the optimisation report as JSON here")
     p.add_argument("--tolerance", type=float, default=ONNX_TOLERANCE,
                    help=f"largest accepted |onnxruntime - torch| (default {ONNX_TOLERANCE:g})")
-    p.add_argument("--bench-size", type=_positive_int, default=512, help="input side of the speed measurement")
-    p.add_argument("--bench-runs", type=_positive_int, default=7, help="timed runs per model (median)")
-    p.add_argument("--threads", type=_positive_int, default=None, help="torch threads")
+    p.add_argument("--bench-size", type=count(1), default=512, help="input side of the speed measurement")
+    p.add_argument("--bench-runs", type=count(1), default=7, help="timed runs per model (median)")
+    p.add_argument("--threads", type=count(1), default=None, help="torch threads")
     return p
 
 

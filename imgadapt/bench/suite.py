@@ -1,10 +1,10 @@
 """``imgadapt bench``: every imgadapt model of a task next to every installed peer, in one run.
 
-Quality and throughput come from the evaluation code (:mod:`imgadapt.bench.evaluate`, the protocols
-the README states), one method at a time on the same data; peak memory comes from a fresh
-process per method (:mod:`imgadapt.bench.peak_memory`). Peers whose package is not installed are left
-out with a note, never replaced. :func:`scaling` measures the models on synthetic frames of growing
-size, tiled and untiled.
+Quality and throughput come from the evaluation code (:mod:`imgadapt.bench.demosaic_eval`,
+``sr_eval`` and ``edges_eval``; the protocols the README states), one method at a time on the same
+data; peak memory comes from a fresh process per method (:mod:`imgadapt.bench.peak_memory`). Peers
+whose package is not installed are left out with a note, never replaced. :func:`scaling` measures the
+models on synthetic frames of growing size, tiled and untiled.
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import evaluate as evaluation
+from . import demosaic_eval, edges_eval, sr_eval
+from .evaluate import load_images
 from .._checks import check_choice
 from ..errors import InputValueError, UnknownNameError
 from .._model import DEFAULT_TILE
@@ -58,11 +59,11 @@ def methods(task: str, scale: int | None = None, models: list[str] | None = None
     if task == "demosaic":
         from .._model import registry
 
-        found = evaluation.demosaic_methods(registry().list("demosaic") if models is None else models, tile=tile)
+        found = demosaic_eval.demosaic_methods(registry().list("demosaic") if models is None else models, tile=tile)
     elif task == "sr":
-        found = evaluation.sr_methods(scale, models, tile=tile)
+        found = sr_eval.sr_methods(scale, models, tile=tile)
     else:
-        found = evaluation.edge_methods(models, tile=tile)
+        found = edges_eval.edge_methods(models, tile=tile)
     notes = skipped_peers(task)
     if only:
         unknown = [n for n in only if n not in found]
@@ -94,15 +95,15 @@ def load_data(task: str, images: str | Path, gt: str | Path | None = None):
         from .boundary_io import load_edge_dataset
 
         return load_edge_dataset(images, gt)
-    return evaluation.load_images(images)
+    return load_images(images)
 
 
 def inputs_of(task: str, data, scale: int | None = None) -> list[np.ndarray]:
     """What the methods are given: mosaics (demosaic), low-resolution images (sr), images (edges)."""
     if task == "demosaic":
-        return [mos for _, _, mos in evaluation.demosaic_inputs(data)]
+        return [mos for _, _, mos in demosaic_eval.demosaic_inputs(data)]
     if task == "sr":
-        return [lr for _, _, lr in evaluation.sr_pairs(data, scale)]
+        return [lr for _, _, lr in sr_eval.sr_pairs(data, scale)]
     return [image for _, image, _ in data]
 
 
@@ -113,12 +114,12 @@ def counted_megapixels(task: str, inputs: list[np.ndarray], scale: int | None = 
 
 
 def evaluate(task: str, data, found: dict, scale: int | None = None, repeats: int = 5) -> list[dict]:
-    """Quality and speed rows of ``found`` on ``data`` (:mod:`imgadapt.bench.evaluate`)."""
+    """Quality and speed rows of ``found`` on ``data`` (the task's ``*_eval`` module)."""
     if task == "demosaic":
-        return evaluation.evaluate_demosaic(data, found, repeats=repeats)
+        return demosaic_eval.evaluate_demosaic(data, found, repeats=repeats)
     if task == "sr":
-        return evaluation.evaluate_sr(data, scale, found, repeats=repeats)
-    return evaluation.evaluate_edges(data, found, repeats=repeats)
+        return sr_eval.evaluate_sr(data, scale, found, repeats=repeats)
+    return edges_eval.evaluate_edges(data, found, repeats=repeats)
 
 
 def _check_task(task: str, scale):
@@ -126,7 +127,7 @@ def _check_task(task: str, scale):
     if task == "sr":
         if scale is None:
             raise InputValueError("bench sr: expected an upscaling factor (--scale 2 to 8), got none")
-        scale = evaluation.check_sr_scale(scale)
+        scale = sr_eval.check_sr_scale(scale)
     return task, scale if task == "sr" else None
 
 
@@ -158,7 +159,7 @@ def bench(task: str, images: str | Path, *, scale: int | None = None, gt: str | 
 
     Returns:
         ``(rows, notes)``: one row per method (``task``, ``method``, ``source``, the quality figures
-        of :mod:`imgadapt.bench.evaluate`, ``mp_s``, ``megapixels``, with ``memory`` ``peak_mb`` and
+        of the task's ``*_eval`` module, ``mp_s``, ``megapixels``, with ``memory`` ``peak_mb`` and
         ``process_peak_mb``), and a note per peer left out.
     """
     task, scale = _check_task(task, scale)

@@ -41,12 +41,13 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from .. import list_models
-    from ..bench import evaluate
+    from ..bench import demosaic_eval, raw_eval
+    from ..bench.evaluate import load_images
 
     if args.task == "edges":
         return _edges(args)
     try:
-        images = evaluate.load_images(args.images)
+        images = load_images(args.images)
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise usage_error(exc) from None
     if args.task == "sr":
@@ -55,15 +56,15 @@ def run(args) -> int:
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="imgadapt-eval-raw-") as workdir:
-            rows = evaluate.evaluate_raw(images, workdir, model=(args.models or [None])[0], linearize=args.linearize,
+            rows = raw_eval.evaluate_raw(images, workdir, model=(args.models or [None])[0], linearize=args.linearize,
                                          repeats=args.repeats, workers=args.workers)
         return _report(rows, [Column("method", "method", "48s"), Column("source", "source", "26s"), PSNR,
                               Column("MP/s", "mp_s", "7.2f")], args.json, sort=False)
     models = args.models or list_models("demosaic")
-    methods = evaluate.demosaic_methods(models, peers=not args.no_peers,
+    methods = demosaic_eval.demosaic_methods(models, peers=not args.no_peers,
                                         denoise_peers=args.noise is not None and not args.no_peers)
     crop = 8 if args.crop is None else args.crop
-    rows = evaluate.evaluate_demosaic(images, methods, pattern=args.pattern, crop=crop, repeats=args.repeats,
+    rows = demosaic_eval.evaluate_demosaic(images, methods, pattern=args.pattern, crop=crop, repeats=args.repeats,
                                       noise=args.noise)
     return _report(rows, [METHOD, SOURCE, PSNR, MP_S], args.json)
 
@@ -80,23 +81,23 @@ def _report(rows: list[dict], columns: list[Column], json_path: str | None, sort
 
 def _sr(args, images) -> int:
     """``imgadapt eval sr``: Y-PSNR and output MP/s of the sr models for ``--scale`` and the OpenCV peers."""
-    from ..bench import evaluate
+    from ..bench import sr_eval
 
     if args.scale is None:
         raise CommandError("error: eval sr needs --scale (2 to 8)")
-    methods = evaluate.sr_methods(args.scale, models=args.models or None, peers=not args.no_peers,
+    methods = sr_eval.sr_methods(args.scale, models=args.models or None, peers=not args.no_peers,
                                   ensemble=args.ensemble)
     if not methods:
         raise CommandError(f"error: nothing to measure: no sr model for x{args.scale} is installed and --no-peers "
                            f"was given")
-    rows = evaluate.evaluate_sr(images, args.scale, methods, crop=args.crop, repeats=args.repeats)
+    rows = sr_eval.evaluate_sr(images, args.scale, methods, crop=args.crop, repeats=args.repeats)
     return _report(rows, [METHOD, SOURCE, Column("scale", lambda r: "x" + str(r["scale"]), ">5s"),
                           Column("Y-PSNR dB", "psnr_db", "9.3f"), Column("MP/s out", "mp_s", "9.2f")], args.json)
 
 
 def _edges(args) -> int:
     """``imgadapt eval edges``: BSDS-style ODS/OIS/AP and input MP/s of the edges models and OpenCV peers."""
-    from ..bench import evaluate
+    from ..bench import edges_eval
     from ..bench.boundary_io import load_edge_dataset
 
     if args.gt is None:
@@ -104,10 +105,10 @@ def _edges(args) -> int:
                            "per image)")
     try:
         dataset = load_edge_dataset(args.images, args.gt)
-        methods = evaluate.edge_methods(args.models or None, peers=not args.no_peers)
+        methods = edges_eval.edge_methods(args.models or None, peers=not args.no_peers)
         if not methods:
             raise CommandError("error: nothing to measure: no edges model is installed and --no-peers was given")
-        rows = evaluate.evaluate_edges(dataset, methods, repeats=args.repeats)
+        rows = edges_eval.evaluate_edges(dataset, methods, repeats=args.repeats)
     except (FileNotFoundError, NotADirectoryError, ImportError) as exc:
         raise usage_error(exc) from None
     rows.sort(key=lambda r: -r["ods"])

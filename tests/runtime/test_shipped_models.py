@@ -105,7 +105,7 @@ def test_denoiser_removes_sensor_noise(name):
     scene: the joint model beats OpenCV VNG and the clean linear model, which keep the noise, by
     3 dB. (Against VNG + non-local means it is measured on real photographs, in its card: on
     synthetic scenes of flat discs non-local means finds more repeats than photographs offer.)"""
-    from imgadapt.bench.evaluate import noisy_mosaic
+    from imgadapt.bench.demosaic_eval import noisy_mosaic
 
     img = scene(240, 320, seed=4)
     for a, b in ((4e-3, 4e-5), (1e-2, 1e-4)):

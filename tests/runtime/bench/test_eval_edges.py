@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from imgadapt.bench import evaluate
+from imgadapt.bench import edges_eval
 from imgadapt import cli
 from imgadapt.bench.boundary_io import load_edge_dataset, read_boundary_gt
 from imgadapt.bench.boundary_metrics import thin
@@ -73,7 +73,7 @@ def test_peers_find_a_clean_disc(tmp_path):
     dataset = load_edge_dataset(*write_dataset(tmp_path))
     assert dataset[0][1].ndim == 3 and dataset[1][1].ndim == 2
     # 0.03 x the diagonal is 2.2 px: one-pixel differences in where a detector puts a step edge match
-    rows = evaluate.evaluate_edges(dataset, evaluate.edge_methods([], peers=True), max_dist=0.03, repeats=1)
+    rows = edges_eval.evaluate_edges(dataset, edges_eval.edge_methods([], peers=True), max_dist=0.03, repeats=1)
     assert {r["method"] for r in rows} == {"opencv-sobel", "opencv-canny", "opencv-gauss(2)+sobel",
                                            "opencv-gauss(2)+canny"}
     by = {r["method"]: r for r in rows}
@@ -88,10 +88,10 @@ def test_model_outputs_are_checked(tmp_path):
     dataset = load_edge_dataset(*write_dataset(tmp_path, n=1))
     bad = Method(lambda im: np.zeros((5, 5), np.float32), "test")
     with pytest.raises(ValueError, match=r"bad: expected a boundary map of shape \(48, 56\) for d0.png, got \(5, 5\)"):
-        evaluate.evaluate_edges(dataset, {"bad": bad}, repeats=1)
+        edges_eval.evaluate_edges(dataset, {"bad": bad}, repeats=1)
     loud = Method(lambda im: np.full(im.shape[:2], 2.0, np.float32), "test")
     with pytest.raises(ValueError, match=r"loud on d0.png: expected values in \[0, 1\], got the range \[2, 2\]"):
-        evaluate.evaluate_edges(dataset, {"loud": loud}, repeats=1)
+        edges_eval.evaluate_edges(dataset, {"loud": loud}, repeats=1)
 
 
 def test_eval_edges_cli_with_a_model(installed, tmp_path, capsys):

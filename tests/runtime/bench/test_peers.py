@@ -143,19 +143,19 @@ def test_libraw_small_mosaic_and_full_scale():
 def test_noisy_runs_measure_demosaicnet_followed_by_non_local_means(monkeypatch):
     import cv2
 
-    from imgadapt.bench import evaluate, peers
+    from imgadapt.bench import demosaic_eval, peers
 
     def network(mosaic, pattern="RGGB"):
         return cv2.cvtColor(mosaic, cv2.COLOR_BayerRG2BGR)
     network.source = "demosaicnet"
     monkeypatch.setattr(peers, "available_demosaic_peers", lambda dtype=None: {"demosaicnet": network})
-    methods = evaluate.demosaic_methods([], peers=False, denoise_peers=True)
+    methods = demosaic_eval.demosaic_methods([], peers=False, denoise_peers=True)
     names = [n for n in methods if n.startswith("demosaicnet+nlm")]
-    assert names == [f"demosaicnet+nlm(h={h})" for h in evaluate.NETWORK_NLM_STRENGTHS]
+    assert names == [f"demosaicnet+nlm(h={h})" for h in demosaic_eval.NETWORK_NLM_STRENGTHS]
     mosaic = np.random.default_rng(0).integers(0, 256, (32, 48)).astype(np.uint8)
     method = methods["demosaicnet+nlm(h=5)"]
     fn, source = method.run, method.source
     np.testing.assert_array_equal(fn(mosaic, "RGGB"), peers.nlm(network(mosaic), 5))
     assert source == "demosaicnet"
     monkeypatch.setattr(peers, "available_demosaic_peers", lambda dtype=None: {})
-    assert not any(n.startswith("demosaicnet") for n in evaluate.demosaic_methods([], peers=False, denoise_peers=True))
+    assert not any(n.startswith("demosaicnet") for n in demosaic_eval.demosaic_methods([], peers=False, denoise_peers=True))

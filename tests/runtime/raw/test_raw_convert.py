@@ -271,10 +271,10 @@ def test_a_run_killed_mid_way_leaves_only_complete_images_and_a_rerun_resumes(wo
 
 
 def test_eval_raw_measures_convert_and_libraw_on_the_same_files(workers_see_models, tmp_path, dng):
-    from imgadapt.bench import evaluate
+    from imgadapt.bench import raw_eval
 
     images = [(f"s{k}.png", np.rint(dng.scene(48, 64, seed=k) * 255).astype(np.uint8)) for k in range(2)]
-    rows = evaluate.evaluate_raw(images, tmp_path, model="demosaic/conv", repeats=1, workers=1)
+    rows = raw_eval.evaluate_raw(images, tmp_path, model="demosaic/conv", repeats=1, workers=1)
     by_method = {r["method"].split(" (")[0]: r for r in rows}
     assert set(by_method) == {"imgadapt convert", "imgadapt raw.read+develop", "libraw-ahd imread+postprocess"}
     # The batch writes exactly what the in-process pipeline returns.
