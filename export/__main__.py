@@ -23,7 +23,7 @@ def attach_ablation(card_path: str, ablation_path: str) -> dict:
 
 
 if __name__ == "__main__":
-    commands = {"train": "train_cli", "export": "export_cli"}
+    commands = {"train": "train.cli", "export": "onnx.cli"}
     if len(sys.argv) >= 2 and sys.argv[1] in commands:
         import importlib
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import raw
-from ._bayer import PATTERNS
-from ._errors import (CorruptRawError, ImgadaptError, InputDtypeError, InputShapeError, InputSizeError,
-                      InputValueError, ModelIntegrityError, ProviderError, UnknownNameError, UnsupportedRawError)
+from .bayer import PATTERNS
+from .errors import (CorruptRawError, ImgadaptError, InputDtypeError, InputShapeError, InputSizeError,
+                     InputValueError, ModelIntegrityError, ProviderError, UnknownNameError, UnsupportedRawError)
+from ._version import __version__  # noqa: F401
+from .ensemble import self_ensemble
 from ._model import Model, check_model_arg, default_upscaler, load, registry
 from ._registry import public_card
 
-__version__ = "0.1.0"
 
 __all__ = [
     "list_models", "model_info", "load", "demosaic", "upscale", "edges", "Model", "PATTERNS",
@@ -67,22 +68,7 @@ def upscale(image: np.ndarray, scale: int = 2, model=None, ensemble: bool = Fals
     m = check_model_arg(default_upscaler(scale) if model is None else model, "sr")
     if m.scale != scale:
         raise UnknownNameError(f"model {m.name!r} upscales by {m.scale}, but scale={scale} was asked")
-    return _self_ensemble(m, image) if ensemble else m(image)
-
-
-def _self_ensemble(model, image: np.ndarray) -> np.ndarray:
-    """``model`` on the 8 flips and rotations of ``image``, turned back and averaged; the dtype of
-    ``model(image)``, integers rounded."""
-    first = model(image)
-    total = first.astype(np.float64)
-    for k in range(1, 8):
-        turned = np.ascontiguousarray(np.rot90(image[:, ::-1] if k >= 4 else image, k % 4))
-        out = np.rot90(model(turned), -(k % 4))
-        total += out[:, ::-1] if k >= 4 else out
-    total /= 8
-    if first.dtype.kind in "ui":
-        return np.clip(np.rint(total), 0, np.iinfo(first.dtype).max).astype(first.dtype)
-    return total.astype(first.dtype)
+    return self_ensemble(m, image) if ensemble else m(image)
 
 
 def edges(image: np.ndarray, model=None, thin: bool = False, threshold: float = 0.5) -> np.ndarray:

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ._errors import InputValueError
+from .errors import InputValueError
 from ._session import ort
 
 
@@ -71,7 +71,7 @@ class Chain:
     """
 
     # When a list, every call appends the seconds of its stages (upload, pre, model, post with the
-    # copy to the host), each synchronised before the next starts: a diagnostic for export.gpu_check.
+    # copy to the host), each synchronised before the next starts: a diagnostic for export.onnx.gpu_check.
     stage_seconds: list | None = None
 
     def __init__(self, pre, model, post):

@@ -7,7 +7,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from ._errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError, UnknownNameError
+from .errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError, UnknownNameError
 
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 _DTYPE_NAMES = "uint8, uint16, float32 or float64"
@@ -79,16 +79,16 @@ def check_float_range(image: np.ndarray, name: str = "image", unit_range: bool =
             f"from {lo:.6g} to {hi:.6g}; divide 8-bit data by 255 (16-bit by 65535) or pass the integer array")
 
 
-def _white_scale(dtype: np.dtype, white_level) -> float:
+def white_scale(dtype: np.dtype, white_level, name: str = "white_level") -> float:
     """The validated full scale ``white_level`` of integer data of ``dtype``."""
     if isinstance(white_level, (bool, np.bool_)) or not isinstance(white_level, (int, float, np.integer, np.floating)):
-        raise InputDtypeError(f"white_level: expected a number, got {type(white_level).__name__}")
+        raise InputDtypeError(f"{name}: expected a number, got {type(white_level).__name__}")
     if dtype.kind == "f":
-        raise InputDtypeError(f"white_level applies to integer data (float data is in [0, 1]), got dtype {dtype}")
+        raise InputDtypeError(f"{name} applies to integer data (float data is in [0, 1]), got dtype {dtype}")
     full = np.iinfo(dtype).max
     value = float(white_level)
     if not (np.isfinite(value) and 1.0 <= value <= full):
-        raise InputValueError(f"white_level: expected a number in [1, {full}] for {dtype} data (the value of "
+        raise InputValueError(f"{name}: expected a number in [1, {full}] for {dtype} data (the value of "
                               f"full scale, e.g. 4095 for 12-bit data), got {white_level!r}")
     return value
 
@@ -99,7 +99,7 @@ def check_white_level(white_level, image: np.ndarray, name: str = "image") -> fl
     not clipped). Returns it as a float."""
     if white_level is None:
         return None
-    value = _white_scale(np.dtype(image.dtype), white_level)
+    value = white_scale(np.dtype(image.dtype), white_level)
     top = int(np.max(image)) if image.size else 0
     if top > value:
         raise InputValueError(f"{name}: expected values up to white_level {value:g}, got values up to {top}; "
@@ -137,7 +137,7 @@ def to_float(image: np.ndarray, white_level: float | None = None) -> np.ndarray:
     Floats are not range-checked here (:func:`check_image` does that once per frame); this runs per tile.
     """
     if white_level is not None:
-        scale = _white_scale(image.dtype, white_level)
+        scale = white_scale(image.dtype, white_level)
     elif image.dtype.kind == "u":
         scale = float(np.iinfo(image.dtype).max)
     else:

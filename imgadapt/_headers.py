@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._errors import InputSizeError, InputValueError
+from .errors import InputSizeError, InputValueError
 
 FORMATS = "PNG, JPEG, TIFF, BMP, PNM or NPY"
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ._errors import InputSizeError, InputValueError
+from .errors import InputSizeError, InputValueError
 from ._headers import check_pixels
 
 IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".npy", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm"}
@@ -166,7 +166,7 @@ def tiff_with_metadata(data, exif=None, icc: bytes | None = None) -> list:
     The new tags are appended as a directory of their own (its entries point into the data that
     follows it), then a new first directory holding the old entries and those, sorted by tag; the
     header points to it. The old entries keep their values where they are. Classic TIFF only."""
-    from . import _metadata
+    from .raw import metadata
 
     view = memoryview(data).cast("B")
     head = bytes(view[:8])
@@ -179,7 +179,7 @@ def tiff_with_metadata(data, exif=None, icc: bytes | None = None) -> list:
     entries = {struct.unpack(order + "H", table[12 * i:12 * i + 2])[0]: table[12 * i:12 * i + 12] for i in range(count)}
     following = table[12 * count:12 * count + 4]
     size = len(view) + len(view) % 2
-    added = _metadata.tiff_directory(exif, icc, head[:2], size)
+    added = metadata.tiff_directory(exif, icc, head[:2], size)
     for i in range(struct.unpack(order + "H", added[:2])[0]):
         entry = added[2 + 12 * i:14 + 12 * i]
         entries[struct.unpack(order + "H", entry[:2])[0]] = entry
@@ -194,7 +194,7 @@ def write_array(path: str | os.PathLike, array: np.ndarray, *, exif=None, icc: b
     """Write an image (by suffix) or ``.npy`` atomically: a temporary file, then a rename.
 
     Args:
-        exif: PNG and TIFF: a Pillow ``Exif`` to embed (:func:`imgadapt._metadata.output_exif`).
+        exif: PNG and TIFF: a Pillow ``Exif`` to embed (:func:`imgadapt.raw.metadata.output_exif`).
         icc: PNG and TIFF: an ICC profile to embed.
         compression: ``"deflate"``: TIFF files Deflate level 1 with the horizontal predictor
             (tifffile); ``None``: OpenCV's defaults.
@@ -209,7 +209,7 @@ def write_array(path: str | os.PathLike, array: np.ndarray, *, exif=None, icc: b
     if data is not None and (exif is not None or icc):
         suffix = path.suffix.lower()
         if suffix == ".png":
-            from ._metadata import exif_bytes
+            from .raw.metadata import exif_bytes
 
             parts = png_with_metadata(data, exif_bytes(exif) if exif is not None else None, icc)
         elif suffix in (".tif", ".tiff"):

@@ -28,10 +28,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import _bayer, _budget, _chain, _graphs, _nms, _session
-from ._checks import (check_bool_option, check_image, check_int_option, check_white_level, from_float,
-                      to_float)
-from ._errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError, UnknownNameError
+from . import bayer, _budget, _chain, _graphs, _nms, _session
+from ._checks import check_bool_option, check_image, check_int_option, check_white_level, from_float, to_float
+from .errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError, UnknownNameError
 from ._registry import Registry, public_card
 from ._tiling import REFLECT_101, REPLICATE, border_index, fill_window, spans, take_window
 
@@ -492,7 +491,7 @@ class DemosaicModel(Model):
 
     def _options(self, options: dict) -> dict:
         white = options.get("white_level")  # checked with each frame, whose dtype bounds it
-        return {"pattern": _bayer.check_pattern(options.get("pattern", "RGGB")), "white_level": white}
+        return {"pattern": bayer.check_pattern(options.get("pattern", "RGGB")), "white_level": white}
 
     def _check(self, frame, index, options) -> np.ndarray:
         name = _frame_name("mosaic", index)
@@ -507,7 +506,7 @@ class DemosaicModel(Model):
         full = float(np.iinfo(dtype).max) if integer else 1.0
         level = white if white is not None else full
         # shifted and padded to read RGGB from the top-left with sides divisible by `multiple`
-        top, left = _bayer.rggb_offset(options["pattern"])
+        top, left = bayer.rggb_offset(options["pattern"])
         h, w = frames[0].shape
         align = (top, (-(h + top)) % self.multiple, left, (-(w + left)) % self.multiple)
         scale = 1.0 / level if integer else 1.0

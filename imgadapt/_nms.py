@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ._errors import InputDtypeError, InputValueError
+from .errors import InputDtypeError, InputValueError
 
 
 def check_threshold(threshold) -> float:

@@ -14,7 +14,7 @@ import stat
 import unicodedata
 from pathlib import Path
 
-from ._errors import InputValueError
+from .errors import InputValueError
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 

@@ -27,7 +27,7 @@ import os
 from pathlib import Path
 
 from ._card_schema import MAX_CARD_BYTES, TASKS, CardError, parse_card
-from ._errors import ModelIntegrityError, UnknownNameError
+from .errors import ModelIntegrityError, UnknownNameError
 
 log = logging.getLogger("imgadapt")
 

@@ -13,7 +13,7 @@ import re
 import sys
 import threading
 
-from ._errors import InputValueError, ProviderError
+from .errors import InputValueError, ProviderError
 
 log = logging.getLogger("imgadapt")
 

@@ -40,14 +40,14 @@ def write_dng(path, linear_bgr, pattern="RGGB", black=512, white=16383, neutral=
               matrix="srgb", orientation=1):
     """Sample a linear camera-RGB image (BGR order, 0..1) with a Bayer CFA, scale it to
     ``black..white`` per site, write it as a DNG and return the uint16 mosaic written."""
-    from imgadapt import _bayer
-    from imgadapt._peers import mosaic_to_dng
+    from imgadapt import bayer
+    from imgadapt.bench.peers import mosaic_to_dng
 
     pytest.importorskip("tifffile", reason="DNG files are written with tifffile")
     h, w = linear_bgr.shape[:2]
     black4 = np.broadcast_to(np.asarray(black, np.float64), (4,))
     black_map = np.tile(black4.reshape(2, 2), (h // 2 + 1, w // 2 + 1))[:h, :w]
-    mosaic = _bayer.mosaic(np.asarray(linear_bgr, np.float64), pattern)
+    mosaic = bayer.mosaic(np.asarray(linear_bgr, np.float64), pattern)
     values = np.clip(np.rint(black_map + mosaic * (white - black_map)), 0, white).astype(np.uint16)
     black_tag = int(black4[0]) if np.ndim(black) == 0 else tuple(int(b) for b in black4)
     path.write_bytes(mosaic_to_dng(values, pattern, white_level=white, color_matrix=matrix, black_level=black_tag,

@@ -1,33 +1,7 @@
-"""Architectures per task, registered by name (``task/name``)."""
+"""Architectures per task and the one registry of them (:mod:`export.nets.registry`)."""
 from __future__ import annotations
 
-import difflib
-from typing import Callable
+from . import demosaic, edges, sr  # noqa: F401  (each registers its architectures)
+from .registry import Architecture, create, get, list_architectures, register, register_variant, trainable
 
-from torch import nn
-
-_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
-
-
-def register(name: str):
-    def wrap(fn):
-        _BUILDERS[name] = fn
-        return fn
-    return wrap
-
-
-def create(name: str, **overrides) -> nn.Module:
-    if name not in _BUILDERS:
-        close = difflib.get_close_matches(name, list(_BUILDERS), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown architecture {name!r}{hint} (known: {', '.join(sorted(_BUILDERS))})")
-    return _BUILDERS[name](**overrides)
-
-
-def list_architectures() -> list[str]:
-    return sorted(_BUILDERS)
-
-
-from . import demosaic as _demosaic  # noqa: E402,F401  (registers the builders)
-from . import sr as _sr  # noqa: E402,F401
-from . import edges as _edges  # noqa: E402,F401
+__all__ = ["Architecture", "create", "get", "list_architectures", "register", "register_variant", "trainable"]

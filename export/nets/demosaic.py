@@ -235,16 +235,16 @@ class PafuNetDemosaic(nn.Module):
         self.load_state_dict(state)
 
 
-from . import register  # noqa: E402
+from .registry import register, register_variant  # noqa: E402
 
 
-@register("demosaic/pafu-linear")
+@register("demosaic/pafu-linear", kind="linear", trainer="export.train.demosaic_runs:train_demosaic_linear")
 def pafu_linear(**kw):
     # 3x3 and 5x5 packed pixels hold the 5x5 and 7x7 sensor windows around every output site.
     return PafuLinearDemosaic(**{"kernel_sizes": (3,) * 9 + (5,) * 8, **kw})
 
 
-@register("demosaic/pafu-linear-tiny")
+@register("demosaic/pafu-linear-tiny", kind="linear")
 def pafu_linear_tiny(**kw):
     return PafuLinearDemosaic(**{"kernel_sizes": (3, 3, 5), "selector_channels": 4, "selector_depth": 1, **kw})
 
@@ -254,17 +254,22 @@ def pafu_linear_tiny(**kw):
 _NET_DEFAULTS = {"kernel_sizes": (3,) * 9 + (5,) * 8, "radius": 4, "init_sigma": 0.5}
 
 
-@register("demosaic/pafu-net")
+@register("demosaic/pafu-net", kind="nonlinear", trainer="export.train.demosaic_runs:train_demosaic_net")
 def pafu_net(**kw):
     return PafuNetDemosaic(**{**_NET_DEFAULTS, **kw})
 
 
-@register("demosaic/pafu-net-plain")
+@register("demosaic/pafu-net-plain", kind="nonlinear", trainer="export.train.demosaic_runs:train_demosaic_net")
 def pafu_net_plain(**kw):
     return PafuNetDemosaic(**{**_NET_DEFAULTS, **kw, "plain": True})
 
 
-@register("demosaic/pafu-net-tiny")
+@register("demosaic/pafu-net-tiny", kind="nonlinear")
 def pafu_net_tiny(**kw):
     return PafuNetDemosaic(**{"kernel_sizes": (3, 3, 5), "features": 4, "blocks": 1, "radius": 1,
                               "selector_channels": 4, "selector_depth": 1, **kw})
+
+
+# Joint demosaicking and denoising: the same networks with a head that also corrects the measured values.
+register_variant("demosaic/pafu-net-denoise", of="demosaic/pafu-net", denoise=True)
+register_variant("demosaic/pafu-net-plain-denoise", of="demosaic/pafu-net-plain", denoise=True)

@@ -166,15 +166,16 @@ class GdPafuEdges(_Probability):
         return self.out(torch.cat([f, up], 1))
 
 
-from . import register  # noqa: E402
+from .registry import register  # noqa: E402
 
-register("edges/gd-col")(lambda **kw: GdColEdges(**kw))
-register("edges/gd-col-plain")(lambda **kw: GdColEdges(**{**kw, "plain": True}))
-register("edges/gd-col-tiny")(lambda **kw: GdColEdges(**{"features": 4, "blocks": 1, "multiplier": 1, "bins": 3,
-                                                         **kw}))
 # the compact, fast variant: half the features, one residual block, fewer frame maps and CoL bins
 LITE = {"features": 8, "blocks": 1, "multiplier": 3, "bins": 4}
-register("edges/gd-col-lite")(lambda **kw: GdColEdges(**{**LITE, **kw}))
-register("edges/gd-col-lite-plain")(lambda **kw: GdColEdges(**{**LITE, **kw, "plain": True}))
-register("edges/gd-pafu")(lambda **kw: GdPafuEdges(**kw))
-register("edges/gd-pafu-plain")(lambda **kw: GdPafuEdges(**{**kw, "plain": True}))
+_BUILDERS = {"edges/gd-col": lambda **kw: GdColEdges(**kw),
+             "edges/gd-col-lite": lambda **kw: GdColEdges(**{**LITE, **kw}),
+             "edges/gd-pafu": lambda **kw: GdPafuEdges(**kw)}
+for _name, _build in _BUILDERS.items():
+    register(_name, kind="nonlinear", trainer="export.train.edges:train_edges")(_build)
+    register(_name + "-plain", kind="nonlinear", trainer="export.train.edges:train_edges")(
+        lambda _b=_build, **kw: _b(**{**kw, "plain": True}))
+register("edges/gd-col-tiny", kind="nonlinear")(
+    lambda **kw: GdColEdges(**{"features": 4, "blocks": 1, "multiplier": 1, "bins": 3, **kw}))

@@ -129,16 +129,18 @@ class PafuEspcn(nn.Module):
         return depth_to_space(base + self.out(h), self.scale)
 
 
-from . import register  # noqa: E402
+from .registry import register  # noqa: E402
 
+_NET, _LINEAR = "export.train.sr_runs:train_sr_net", "export.train.sr_runs:train_sr_linear"
 for _scale in (2, 3, 4):
-    register(f"sr/pafu-espcn-x{_scale}")(lambda _s=_scale, **kw: PafuEspcn(_s, **kw))
-    register(f"sr/pafu-espcn-plain-x{_scale}")(lambda _s=_scale, **kw: PafuEspcn(_s, **{**kw, "plain": True}))
-register("sr/pafu-espcn-tiny-x2")(lambda **kw: PafuEspcn(2, **{"features": 4, "kernels": 3, "radius": 1,
-                                                              "selector_channels": 4, "linear_kernel_sizes": (3, 5),
-                                                              **kw}))
-
-for _scale in (2, 3, 4):
-    register(f"sr/pafu-linear-x{_scale}")(lambda _s=_scale, **kw: PafuLinearSR(_s, **kw))
-register("sr/pafu-linear-tiny-x2")(lambda **kw: PafuLinearSR(2, **{"kernel_sizes": (3, 3, 5), "selector_channels": 4,
-                                                                  "selector_depth": 1, **kw}))
+    register(f"sr/pafu-espcn-x{_scale}", kind="nonlinear", trainer=_NET)(
+        lambda _s=_scale, **kw: PafuEspcn(_s, **kw))
+    register(f"sr/pafu-espcn-plain-x{_scale}", kind="nonlinear", trainer=_NET)(
+        lambda _s=_scale, **kw: PafuEspcn(_s, **{**kw, "plain": True}))
+    register(f"sr/pafu-linear-x{_scale}", kind="linear", trainer=_LINEAR)(
+        lambda _s=_scale, **kw: PafuLinearSR(_s, **kw))
+register("sr/pafu-espcn-tiny-x2", kind="nonlinear")(
+    lambda **kw: PafuEspcn(2, **{"features": 4, "kernels": 3, "radius": 1, "selector_channels": 4,
+                                 "linear_kernel_sizes": (3, 5), **kw}))
+register("sr/pafu-linear-tiny-x2", kind="linear")(
+    lambda **kw: PafuLinearSR(2, **{"kernel_sizes": (3, 3, 5), "selector_channels": 4, "selector_depth": 1, **kw}))

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from imgadapt import _headers, _io, cli
-from imgadapt._errors import InputSizeError, InputValueError
+from imgadapt.errors import InputSizeError, InputValueError
 from imgadapt._io import read_array, temp_files, temp_prefix, write_array
 
 PLAIN = ["--pattern", "RGGB", "--wb", "none", "--colorspace", "raw", "--workers", "0"]

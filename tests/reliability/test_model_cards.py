@@ -13,7 +13,7 @@ import pytest
 
 import imgadapt
 from imgadapt._card_schema import MAX_CARD_BYTES, MAX_RECEPTIVE_FIELD
-from imgadapt._errors import ModelIntegrityError, UnknownNameError
+from imgadapt.errors import ModelIntegrityError, UnknownNameError
 from imgadapt._model import load
 from imgadapt._registry import ENV_ALLOW_OVERRIDE, ENV_MODEL_PATH, Registry
 

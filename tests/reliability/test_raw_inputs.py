@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imgadapt import _colour, _convert, cli, raw
-from imgadapt._errors import CorruptRawError, InputValueError, UnsupportedRawError, WorkerError
+from imgadapt.raw import colour, convert
+from imgadapt import cli, raw
+from imgadapt.errors import CorruptRawError, InputValueError, UnsupportedRawError, WorkerError
 from imgadapt._io import read_array
 from tests._raw_files import write_tagged_dng
 
@@ -152,7 +153,7 @@ def test_ray_errors_on_a_file_retry_it_once_on_a_fresh_actor_and_the_summary_pri
         "cancelled_once": [ray.exceptions.TaskCancelledError(error_message="cancelled by the autoscaler")],
         "bug_twice": [task_error(RuntimeError("onnxruntime: bad alloc"))] * 2,
     })
-    monkeypatch.setattr(_convert, "import_ray", lambda: fake)
+    monkeypatch.setattr(convert, "import_ray", lambda: fake)
     caplog.set_level(logging.INFO, logger="imgadapt")
     assert cli.main(["convert", str(src), "-o", str(out), "--engine", "ray", "--workers", "2",
                      "--model", "demosaic/conv"]) == 1  # returns: no Ray error escapes
@@ -175,21 +176,21 @@ def test_ray_errors_on_a_file_retry_it_once_on_a_fresh_actor_and_the_summary_pri
 
 def test_ray_actors_that_never_start_stop_the_batch_with_a_reason(tmp_path, monkeypatch):
     pytest.importorskip("ray", reason="the Ray engine needs ray (dev or ray extra)")
-    monkeypatch.setattr(_convert, "load_model", lambda settings: "model")
-    jobs = [_convert.Job(i, str(tmp_path / f"{i}.dng"), str(tmp_path / f"{i}.png")) for i in range(3)]
+    monkeypatch.setattr(convert, "load_model", lambda settings: "model")
+    jobs = [convert.Job(i, str(tmp_path / f"{i}.dng"), str(tmp_path / f"{i}.png")) for i in range(3)]
     fake = FakeRay({"ready": [oom()] * 10})  # every actor is killed while it starts
-    monkeypatch.setattr(_convert, "import_ray", lambda: fake)
+    monkeypatch.setattr(convert, "import_ray", lambda: fake)
     last = r"OutOfMemoryError: Task was killed due to the node running low on memory\.$"
     with pytest.raises(WorkerError, match=r"lost before taking any work, 3 times in a row; the last: " + last):
-        _convert.run_ray(jobs, _convert.Settings(model="fake"), 1, lambda r: None)
+        convert.run_ray(jobs, convert.Settings(model="fake"), 1, lambda r: None)
     assert fake.started == 3 and sorted(fake.killed) == [1, 2, 3]
 
     def cannot_load(settings):
         raise RuntimeError("no such model file")
 
-    monkeypatch.setattr(_convert, "load_model", cannot_load)
+    monkeypatch.setattr(convert, "load_model", cannot_load)
     with pytest.raises(WorkerError, match="could not load model 'fake'"):
-        _convert.run_ray(jobs, _convert.Settings(model="fake"), 1, lambda r: None)
+        convert.run_ray(jobs, convert.Settings(model="fake"), 1, lambda r: None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ def test_a_zero_colour_matrix_fails_its_file_in_a_batch_instead_of_a_black_image
 def test_camera_matrices_are_checked_on_every_path(tmp_path, dng, matrix):
     # XYZ -> camera, as LibRaw reports it for non-DNG cameras.
     with pytest.raises(InputValueError, match="xyz_to_camera: expected a finite, invertible 3x3 matrix"):
-        _colour.camera_to_srgb(matrix)
+        colour.camera_to_srgb(matrix)
     # A RawImage made by the caller.
     dng.write(tmp_path / "a.dng", dng.scene(32, 48))
     image = raw.read(tmp_path / "a.dng")

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from imgadapt._checks import check_choice, check_image, from_float, to_float
-from imgadapt._errors import (InputDtypeError, InputShapeError, InputSizeError, InputValueError,
-                              UnknownNameError)
+from imgadapt.errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError, UnknownNameError
 
 
 @pytest.mark.parametrize("dtype", [bool, np.int64, np.int32, np.complex64, np.float16, object])

@@ -14,7 +14,7 @@ import pytest
 
 import imgadapt
 from imgadapt import _chain, _session
-from imgadapt._errors import InputValueError, ProviderError
+from imgadapt.errors import InputValueError, ProviderError
 
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from imgadapt._errors import ModelIntegrityError, UnknownNameError
+from imgadapt.errors import ModelIntegrityError, UnknownNameError
 from imgadapt._registry import Registry
 
 

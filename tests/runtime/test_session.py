@@ -1,7 +1,7 @@
 import pytest
 
 from imgadapt import _session
-from imgadapt._errors import ProviderError
+from imgadapt.errors import ProviderError
 
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import imgadapt
-from imgadapt import _bayer
-from imgadapt._metrics import rgb_psnr
+from imgadapt import bayer
+from imgadapt.bench.metrics import rgb_psnr
 from imgadapt._registry import Registry
 
 SHIPPED = Registry()
@@ -59,23 +59,23 @@ def test_four_patterns_score_alike(name):
     block-wise model is more phase-dependent than that."""
     img = natural_scene(seed=1)
     model = imgadapt.load(name)
-    scores = [rgb_psnr(model(_bayer.mosaic(img, p), pattern=p), img, crop=8) for p in _bayer.PATTERNS]
+    scores = [rgb_psnr(model(bayer.mosaic(img, p), pattern=p), img, crop=8) for p in bayer.PATTERNS]
     assert max(scores) - min(scores) < 0.1, scores
 
 
 @pytest.mark.parametrize("name", DEMOSAIC)
 def test_beats_opencv_bilinear_on_a_synthetic_scene(name):
     img = scene(seed=1)
-    mos = _bayer.mosaic(img, "RGGB")
+    mos = bayer.mosaic(img, "RGGB")
     ours = rgb_psnr(imgadapt.demosaic(mos, model=name), img, crop=8)
-    bilinear = rgb_psnr(cv2.cvtColor(mos, _bayer.opencv_code("RGGB")), img, crop=8)
+    bilinear = rgb_psnr(cv2.cvtColor(mos, bayer.opencv_code("RGGB")), img, crop=8)
     assert ours > bilinear + 1.0
 
 
 @pytest.mark.parametrize("name", DEMOSAIC)
 def test_tiled_equals_untiled(name, assert_tiled_equals_untiled):
     img = scene(230, 250, seed=2)
-    mos = _bayer.mosaic(img, "GBRG").astype(np.float32) / 255
+    mos = bayer.mosaic(img, "GBRG").astype(np.float32) / 255
     assert_tiled_equals_untiled(name, mos, tile=64, pattern="GBRG")
 
 
@@ -89,7 +89,7 @@ def test_tiny_and_odd_sizes(name, shape):
 
 def test_uint16_with_white_level_matches_uint8():
     img = scene(seed=3)
-    mos8 = _bayer.mosaic(img, "RGGB")
+    mos8 = bayer.mosaic(img, "RGGB")
     out8 = imgadapt.demosaic(mos8)
     out12 = imgadapt.demosaic(((mos8.astype(np.uint32) * 4095 + 127) // 255).astype(np.uint16), white_level=4095)
     assert out12.dtype == np.uint16 and out12.max() <= 4095
@@ -105,12 +105,12 @@ def test_denoiser_removes_sensor_noise(name):
     scene: the joint model beats OpenCV VNG and the clean linear model, which keep the noise, by
     3 dB. (Against VNG + non-local means it is measured on real photographs, in its card: on
     synthetic scenes of flat discs non-local means finds more repeats than photographs offer.)"""
-    from imgadapt._evaluate import noisy_mosaic
+    from imgadapt.bench.demosaic_eval import noisy_mosaic
 
     img = scene(240, 320, seed=4)
     for a, b in ((4e-3, 4e-5), (1e-2, 1e-4)):
-        mos = noisy_mosaic(_bayer.mosaic(img, "RGGB"), a, b, seed=0)
+        mos = noisy_mosaic(bayer.mosaic(img, "RGGB"), a, b, seed=0)
         ours = rgb_psnr(imgadapt.demosaic(mos, model=name), img, crop=8)
-        vng = rgb_psnr(cv2.cvtColor(mos, _bayer.opencv_code("RGGB", "VNG")), img, crop=8)
+        vng = rgb_psnr(cv2.cvtColor(mos, bayer.opencv_code("RGGB", "VNG")), img, crop=8)
         linear = rgb_psnr(imgadapt.demosaic(mos, model="demosaic/pafu-linear"), img, crop=8)
         assert ours > max(vng, linear) + 3.0, (a, b, ours, vng, linear)

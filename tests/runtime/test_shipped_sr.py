@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import imgadapt
-from imgadapt._metrics import y_psnr
+from imgadapt.bench.metrics import y_psnr
 from imgadapt._registry import Registry
-from imgadapt._resize import downscale
+from imgadapt.bench.resize import downscale
 
 SR = Registry().list("sr")
 pytestmark = pytest.mark.skipif(not SR, reason="no shipped super-resolution model")

@@ -10,7 +10,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from export.layers import col as col_module  # noqa: E402
 from export.layers.col import CoL, bin_index, col, robust_range  # noqa: E402
-from export.onnx_io import onnx_max_abs_diff  # noqa: E402
+from export.onnx.convert import onnx_max_abs_diff  # noqa: E402
 
 
 def _randomise(layer: CoL, scale: float = 0.5) -> CoL:

@@ -17,7 +17,7 @@ from export.layers.envelope import (  # noqa: E402
     gaussian_envelope,
     gaussian_taps,
 )
-from export.onnx_io import onnx_max_abs_diff, to_onnx_bytes  # noqa: E402
+from export.onnx.convert import onnx_max_abs_diff, to_onnx_bytes  # noqa: E402
 
 ORDERS = ["envelope_first", "conv_first"]
 

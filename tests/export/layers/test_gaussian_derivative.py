@@ -14,7 +14,7 @@ from export.layers.gaussian_derivative import (
     gaussian_derivative_kernels,
     num_derivatives,
 )
-from export.onnx_io import onnx_max_abs_diff
+from export.onnx.convert import onnx_max_abs_diff
 
 # (sigma_x, sigma_y, theta, shift_x, shift_y): isotropic, anisotropic oriented, shifted
 CASES = [

@@ -283,7 +283,7 @@ def test_receptive_field_bounds_the_dependence(sizes, depth, expected):
 # --- ONNX ------------------------------------------------------------------------------------
 
 def test_onnx_export_matches_torch_on_another_size():
-    from export.onnx_io import onnx_max_abs_diff
+    from export.onnx.convert import onnx_max_abs_diff
 
     m = PAFU(2, 3, (5,) * 4 + (7,) * 4, selector_channels=8, bias=True).eval()
     with torch.no_grad():                   # spread the logits so no pixel is near a tie

@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from export.data import mosaic_rggb
-from export.lsq import NormalEquations, kernel_support, patch_features
+from export.train.data import mosaic_rggb
+from export.train.lsq import NormalEquations, kernel_support, patch_features
 from export.nets import create, list_architectures
 from export.nets.demosaic import MISSING, assemble, missing_targets
 from export.nets.demosaic import pack_mosaic as pack
-from export.onnx_io import onnx_max_abs_diff
-from export.train_demosaic import train_pafu_linear
+from export.onnx.convert import onnx_max_abs_diff
+from export.train.demosaic import train_pafu_linear
 
 
 def smooth_images(n=6, size=64, seed=0):
@@ -85,7 +85,7 @@ def test_receptive_field_bounds_dependence():
 
 
 def test_pafu_net_starts_as_the_linear_model_and_trains():
-    from export.train_net import train_network
+    from export.train.network import train_network
 
     linear = create("demosaic/pafu-linear-tiny")
     train_pafu_linear(linear, smooth_images(), crops=12, size=32, rounds=0, selector_epochs=1, seed=0)
@@ -121,7 +121,7 @@ def test_pack_and_assemble_match_space_to_depth():
 
 
 def test_crop_weights_favour_easy_crops_with_mean_one():
-    from export.train_linear import crop_weights
+    from export.train.linear import crop_weights
 
     errors = torch.tensor([1e-4, 1e-3, 1e-2]).view(3, 1, 1).expand(3, 4, 4) * 8
     w = crop_weights(errors, floor=1e-5, outputs=8)
@@ -132,7 +132,7 @@ def test_crop_weights_favour_easy_crops_with_mean_one():
 
 
 def test_balanced_objective_trains():
-    from export.train_net import train_network
+    from export.train.network import train_network
 
     net = create("demosaic/pafu-net-tiny", plain=True)
     summary = train_network(net, smooth_images(), steps=2, batch=2, patch=16, pad=4, log_every=1,

@@ -6,15 +6,9 @@ from export.layers.col import CoL
 from export.layers.gaussian_derivative import GaussianDerivativeConv
 from export.layers.pafu import PAFU
 from export.nets import create
-from export.onnx_io import onnx_max_abs_diff, to_onnx_bytes
-from export.train_edges import (
-    IGNORED,
-    balanced_bce,
-    edge_batches,
-    edge_targets,
-    source_tiles,
-)
-from export.train_net import train_network
+from export.onnx.convert import onnx_max_abs_diff, to_onnx_bytes
+from export.train.edges import IGNORED, balanced_bce, edge_batches, edge_targets, source_tiles
+from export.train.network import train_network
 
 NAMES = ["edges/gd-col", "edges/gd-col-plain", "edges/gd-pafu", "edges/gd-pafu-plain"]
 

@@ -5,9 +5,9 @@ import torch
 from export.layers.envelope import DisentangledConv
 from export.layers.pafu import PAFU
 from export.nets import create
-from export.onnx_io import onnx_max_abs_diff
-from export.train_net import train_network
-from export.train_sr import make_sr_dataset, solve_conv, sr_batches, train_pafu_linear_sr
+from export.onnx.convert import onnx_max_abs_diff
+from export.train.network import train_network
+from export.train.sr import make_sr_dataset, solve_conv, sr_batches, train_pafu_linear_sr
 
 
 def textured_images(n=3, size=64, seed=0):

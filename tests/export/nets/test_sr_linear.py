@@ -3,13 +3,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from export.lsq import NormalEquations, patch_features
+from export.train.lsq import NormalEquations, patch_features
 from export.nets import create
 from export.nets.sr import depth_to_space
-from export.onnx_io import onnx_max_abs_diff
-from export.train_linear import inner, solve_kernels
-from export.train_sr import make_sr_dataset, train_pafu_linear_sr
-from imgadapt._resize import downscale
+from export.onnx.convert import onnx_max_abs_diff
+from export.train.linear import inner, solve_kernels
+from export.train.sr import make_sr_dataset, train_pafu_linear_sr
+from imgadapt.bench.resize import downscale
 
 
 def textured_images(n=4, size=72, seed=0):

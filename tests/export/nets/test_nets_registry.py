@@ -1,0 +1,44 @@
+import importlib
+
+import pytest
+
+pytest.importorskip("torch")
+
+from export import nets  # noqa: E402
+from imgadapt.errors import UnknownNameError  # noqa: E402
+
+TRAINED = ["demosaic/pafu-linear", "demosaic/pafu-net", "demosaic/pafu-net-denoise", "demosaic/pafu-net-plain",
+           "demosaic/pafu-net-plain-denoise", "edges/gd-col", "edges/gd-col-lite", "edges/gd-col-lite-plain",
+           "edges/gd-col-plain", "edges/gd-pafu", "edges/gd-pafu-plain",
+           *[f"sr/pafu-espcn{v}-x{s}" for s in (2, 3, 4) for v in ("", "-plain")],
+           *[f"sr/pafu-linear-x{s}" for s in (2, 3, 4)]]
+
+
+def test_the_train_command_takes_the_registered_trainable_names():
+    assert nets.trainable() == sorted(TRAINED)
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_every_trainable_entry_names_a_trainer_that_exists(name):
+    module, _, function = nets.get(name).trainer.partition(":")
+    assert callable(getattr(importlib.import_module(module), function))
+
+
+def test_a_denoise_variant_builds_its_base_architecture_with_a_denoising_head():
+    entry = nets.get("demosaic/pafu-net-plain-denoise")
+    assert entry.arch == "demosaic/pafu-net-plain" and dict(entry.config) == {"denoise": True}
+    assert entry.card() == {"name": "demosaic/pafu-net-plain-denoise", "arch": "demosaic/pafu-net-plain",
+                            "task": "demosaic", "kind": "nonlinear"}
+    assert "demosaic/pafu-net-plain-denoise" not in nets.list_architectures()
+    assert nets.get("demosaic/pafu-net-tiny").create(denoise=True).denoise
+
+
+def test_test_size_variants_have_no_trainer():
+    assert nets.get("demosaic/pafu-net-tiny").trainer is None
+    with pytest.raises(UnknownNameError, match="test-size"):
+        nets.get("demosaic/pafu-net-tiny").train(None, [])
+
+
+def test_an_unknown_name_suggests_close_ones():
+    with pytest.raises(UnknownNameError, match="did you mean demosaic/pafu-net"):
+        nets.create("demosaic/pafu-nett")
