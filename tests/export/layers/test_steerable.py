@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from export.layers import steerable as steerable_module
 from export.layers.gaussian_derivative import gaussian_derivative_kernels
 from export.layers.steerable import DynamicSteerableConv, steering_matrix
-from export.onnx_io import onnx_max_abs_diff
+from export.onnx.convert import onnx_max_abs_diff
 
 ANGLES = [0.0, 0.3, -1.1, math.pi / 2, 2.5]
 
