@@ -8,8 +8,9 @@ defaults but the as-shot white balance: AHD, sRGB, automatic brightness, 8 bits;
 the file inside ``postprocess``), its decoding alone (``unpack``) and ``postprocess`` on a
 decoded file; imgadapt's :func:`imgadapt.raw.read` (LibRaw decode and
 the EXIF) and :func:`imgadapt.raw.develop` (the defaults: as-shot white balance, sRGB, automatic
-exposure, 16 bits), with develop's stages, and the encoding of the output (PNG and TIFF with
-metadata, in memory and on disk through :func:`imgadapt.raw.write`).
+exposure, 16 bits), with develop's stages; then, in rounds of their own, the encoding of the
+output (PNG and TIFF with metadata, on disk through :func:`imgadapt.raw.write`), whose write-back
+would otherwise slow the next round's first steps.
 """
 from __future__ import annotations
 
@@ -63,9 +64,15 @@ def profile_file(path: str, model, repeats: int = 5, dtype: str = "uint16", high
             for stage, at in marks:
                 rows.setdefault(f"  {stage}", []).append(at - last)
                 last = at
+        # Encoding in rounds of its own: the system's write-back of a written file keeps a core busy
+        # for a while after write() returns, which would slow whatever the next round timed first.
+        for round_ in range(repeats + 1):
             for suffix in (".png", ".tif"):
                 target = Path(folder) / f"out{suffix}"
+                seconds = rows.setdefault(f"write {suffix[1:]} (raw.write)", [])
                 timed(f"write {suffix[1:]} (raw.write)", lambda t=target: raw.write(t, out, image))
+                if round_ == 0:
+                    seconds.clear()  # the first round warms up
     median = {name: float(np.median(values)) for name, values in rows.items()}
     median["imgadapt read+develop"] = median["imgadapt read"] + median["imgadapt develop"]
     ratios = {
