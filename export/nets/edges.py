@@ -14,6 +14,7 @@ from torch import nn
 from ..layers.col import CoL
 from ..layers.gaussian_derivative import GaussianDerivativeConv
 from ..layers.pafu import PAFU
+from ..layers.steerable import DynamicSteerableConv
 
 
 def _constant(t: torch.Tensor) -> torch.Tensor:
@@ -166,6 +167,51 @@ class GdPafuEdges(_Probability):
         return self.out(torch.cat([f, up], 1))
 
 
+class _SteerableResidual(nn.Module):
+    """Residual block whose first convolution is a dynamic steerable one (Jacobsen's DynResBlock), or
+    its static frame for the ablation."""
+
+    def __init__(self, channels: int, dynamic: bool):
+        super().__init__()
+        self.a = DynamicSteerableConv(channels, channels, order=2, sigma=1.0, pose_channels=8, dynamic=dynamic)
+        self.b = nn.Conv2d(channels, channels, 3, padding=1)
+        nn.init.zeros_(self.b.weight)
+
+    @property
+    def radius(self) -> int:
+        pose = 3 if self.a.dynamic else 0  # three 3x3 layers read the frame around the pixel
+        return self.a.size // 2 + pose + 1
+
+    def forward(self, x):
+        return x + self.b(F.relu(self.a(x)))
+
+
+class GdDynEdges(GdColEdges):
+    """:class:`GdColEdges` whose half-resolution body alternates dynamic steerable and static residual
+    blocks, as the thesis's boundary network does (DynResBlock -> StatResBlock): in each dynamic
+    block a small network estimates, per pixel and channel, the angle to which an order-2
+    Gaussian-derivative frame is turned before the 1x1 mix. ``dynamic=False`` is the ablation: the
+    same blocks with the frame unturned (no pose network).
+
+    Shape:
+        ``(N, 1, H, W) -> (N, 1, H, W)``
+    """
+
+    def __init__(self, features: int = 16, blocks: int = 2, multiplier: int = 6, bins: int = 8,
+                 dynamic: bool = True):
+        super().__init__(features, blocks, multiplier, bins, plain=False)
+        self.dynamic = dynamic
+        self.body = nn.Sequential(*[_SteerableResidual(features, dynamic) if i % 2 == 0 else _Residual(features)
+                                    for i in range(blocks)])
+
+    @property
+    def receptive_field(self) -> int:
+        full = 2 + 3
+        low = 3 + sum(b.radius if isinstance(b, _SteerableResidual) else 2 for b in self.body)
+        up = (full + 1) + 2 * low + 2
+        return 2 * (max(full, up) + 1) + 1
+
+
 from .registry import register  # noqa: E402
 
 # the compact, fast variant: half the features, one residual block, fewer frame maps and CoL bins
@@ -179,3 +225,6 @@ for _name, _build in _BUILDERS.items():
         lambda _b=_build, **kw: _b(**{**kw, "plain": True}))
 register("edges/gd-col-tiny", kind="nonlinear")(
     lambda **kw: GdColEdges(**{"features": 4, "blocks": 1, "multiplier": 1, "bins": 3, **kw}))
+register("edges/gd-dyn", kind="nonlinear", trainer="export.train.edges:train_edges")(lambda **kw: GdDynEdges(**kw))
+register("edges/gd-dyn-static", kind="nonlinear", trainer="export.train.edges:train_edges")(
+    lambda **kw: GdDynEdges(**{**kw, "dynamic": False}))

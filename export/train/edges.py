@@ -158,6 +158,11 @@ DESCRIPTIONS = {
     "edges/gd-pafu": "Compact boundary net: a 7x7 Gaussian-derivative frame (order 2, two oriented bases), two "
                      "more at quarter resolution on its 4x4 means for context, and a PAFU output layer choosing "
                      "one of 8 3x3 kernels per pixel from the fine and context maps; sigmoid probability.",
+    "edges/gd-dyn": "edges/gd-col with a half-resolution body of a dynamic steerable residual block (an order-2 "
+                    "Gaussian-derivative frame turned per pixel and channel by a 3-layer pose network) and a "
+                    "static residual block; sigmoid probability.",
+    "edges/gd-dyn-static": "Ablation of edges/gd-dyn: its steerable block's frame left unturned (no pose network); "
+                           "sigmoid probability.",
 }
 
 
@@ -202,6 +207,8 @@ def train_edges(args, argv) -> dict:
         summary.pop(key, None)
     base = _counterpart(args.name) if plain else args.name
     layers = [] if plain else ["gaussian_derivative", "pafu" if "pafu" in args.name else "col"]
+    if getattr(model, "dynamic", False):
+        layers.append("steerable")
     card = {
         **nets.get(args.name).card(), "layers": layers,
         "description": f"Plain-convolution ablation of {base} (same graph, free weights)." if plain

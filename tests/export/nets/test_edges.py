@@ -10,7 +10,8 @@ from export.onnx.convert import onnx_max_abs_diff, to_onnx_bytes
 from export.train.edges import IGNORED, balanced_bce, edge_batches, edge_targets, source_tiles
 from export.train.network import train_network
 
-NAMES = ["edges/gd-col", "edges/gd-col-plain", "edges/gd-pafu", "edges/gd-pafu-plain"]
+NAMES = ["edges/gd-col", "edges/gd-col-plain", "edges/gd-pafu", "edges/gd-pafu-plain", "edges/gd-dyn",
+         "edges/gd-dyn-static"]
 
 
 def sources(n=3, size=80, seed=0):
@@ -85,7 +86,18 @@ def test_onnx_matches_torch_and_folds_the_gaussian_derivatives(name):
     model = create(name).eval()
     assert onnx_max_abs_diff(model, torch.rand(1, 1, 32, 32), torch.rand(1, 1, 41, 27)) < 1e-5
     ops = {n.op_type for n in onnx.load_from_string(to_onnx_bytes(model, torch.rand(1, 1, 32, 32))).graph.node}
-    assert not ops & {"Exp", "Cos", "Sin", "Einsum"}
+    steered = getattr(model, "dynamic", False)  # the steering functions of a pose are computed per pixel
+    assert not ops & ({"Exp", "Einsum"} if steered else {"Exp", "Cos", "Sin", "Einsum"})
+
+
+def test_the_dynamic_edge_net_starts_as_its_static_ablation():
+    torch.manual_seed(0)
+    dynamic, static = create("edges/gd-dyn").eval(), create("edges/gd-dyn-static").eval()
+    static.load_state_dict({k: v for k, v in dynamic.state_dict().items() if ".pose." not in k})
+    x = torch.rand(1, 1, 40, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(dynamic(x), static(x))  # the pose network starts at angle 0
+    assert {type(b).__name__ for b in dynamic.body} == {"_SteerableResidual", "_Residual"}
 
 
 def test_targets_and_balanced_loss():

@@ -9,7 +9,7 @@ from imgadapt.errors import UnknownNameError  # noqa: E402
 
 TRAINED = ["demosaic/pafu-linear", "demosaic/pafu-net", "demosaic/pafu-net-denoise", "demosaic/pafu-net-plain",
            "demosaic/pafu-net-plain-denoise", "edges/gd-col", "edges/gd-col-lite", "edges/gd-col-lite-plain",
-           "edges/gd-col-plain", "edges/gd-pafu", "edges/gd-pafu-plain",
+           "edges/gd-col-plain", "edges/gd-dyn", "edges/gd-dyn-static", "edges/gd-pafu", "edges/gd-pafu-plain",
            *[f"sr/pafu-espcn{v}-x{s}" for s in (2, 3, 4) for v in ("", "-plain")],
            *[f"sr/pafu-linear-x{s}" for s in (2, 3, 4)]]
 
