@@ -130,8 +130,10 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     groups = [{"params": others, "lr": lr}] + ([{"params": kernels, "lr": lr * kernel_lr_scale}] if kernels else [])
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     def one_cycle(total: int):
+        # a warm-up of at least one whole step: torch divides by its length (zero at exactly 20 steps)
+        warmup = max(0.05, 2.0 / total) if total > 4 else 0.05
         return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=total,
-                                                   pct_start=0.05)
+                                                   pct_start=warmup)
 
     sched = one_cycle(steps)
     start_step, history = 0, []

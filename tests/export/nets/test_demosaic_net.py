@@ -186,3 +186,14 @@ def test_constrained_solve_meets_the_constraint_and_is_least_squares_otherwise()
     for step in (torch.tensor([1.0, -1, 0, 0, 0, 0]), torch.tensor([0, 0, 2.0, -1, -1, 0])):  # feasible moves
         moved = w + 1e-3 * step.double()[:, None]
         assert ((xd @ moved - yd) ** 2).sum() > ((xd @ w - yd) ** 2).sum()
+
+
+@pytest.mark.parametrize("steps", [5, 20])
+def test_short_schedules_train(steps):
+    """One-cycle schedules of a few steps (20 divided by zero in the warm-up before)."""
+    from export.train.network import train_network
+
+    torch.manual_seed(0)
+    summary = train_network(create("demosaic/pafu-net-tiny"), smooth_images(), steps=steps, batch=1, patch=16,
+                            pad=4, log_every=steps)
+    assert np.isfinite(summary["history"][-1]["mse"])
