@@ -50,6 +50,8 @@ def frame(in_channels: int, out_channels: int, multiplier: int, size: int, plain
 
 
 class _Residual(nn.Module):
+    radius = 2  # two 3x3 convolutions
+
     def __init__(self, channels: int):
         super().__init__()
         self.a = nn.Conv2d(channels, channels, 3, padding=1)
@@ -107,7 +109,7 @@ class GdColEdges(_Probability):
     @property
     def receptive_field(self) -> int:
         full = 2 + 3                                  # CoL 5x5, then the 7x7 frame
-        low = 3 + 2 * self.blocks                     # the half-resolution frame and body, in low-res pixels
+        low = 3 + sum(b.radius for b in self.body)    # the half-resolution frame and body, in low-res pixels
         up = (full + 1) + 2 * low + 2                 # the stride-2 3x3, the body (x2), the 4x4 transpose
         return 2 * (max(full, up) + 1) + 1            # the 3x3 head
 
@@ -203,13 +205,6 @@ class GdDynEdges(GdColEdges):
         self.dynamic = dynamic
         self.body = nn.Sequential(*[_SteerableResidual(features, dynamic) if i % 2 == 0 else _Residual(features)
                                     for i in range(blocks)])
-
-    @property
-    def receptive_field(self) -> int:
-        full = 2 + 3
-        low = 3 + sum(b.radius if isinstance(b, _SteerableResidual) else 2 for b in self.body)
-        up = (full + 1) + 2 * low + 2
-        return 2 * (max(full, up) + 1) + 1
 
 
 from .registry import register  # noqa: E402

@@ -66,13 +66,11 @@ def profile_file(path: str, model, repeats: int = 5, dtype: str = "uint16", high
                 last = at
         # Encoding in rounds of its own: the system's write-back of a written file keeps a core busy
         # for a while after write() returns, which would slow whatever the next round timed first.
-        for round_ in range(repeats + 1):
-            for suffix in (".png", ".tif"):
-                target = Path(folder) / f"out{suffix}"
-                seconds = rows.setdefault(f"write {suffix[1:]} (raw.write)", [])
+        for suffix in (".png", ".tif"):
+            target = Path(folder) / f"out{suffix}"
+            raw.write(target, out, image)  # warm-up
+            for _ in range(repeats):
                 timed(f"write {suffix[1:]} (raw.write)", lambda t=target: raw.write(t, out, image))
-                if round_ == 0:
-                    seconds.clear()  # the first round warms up
     median = {name: float(np.median(values)) for name, values in rows.items()}
     median["imgadapt read+develop"] = median["imgadapt read"] + median["imgadapt develop"]
     ratios = {
