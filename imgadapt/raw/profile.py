@@ -26,6 +26,10 @@ import numpy as np
 STAGES = ("scale", "demosaic", "highlights", "exposure", "colour+curve", "orient")
 
 
+def _full_scale(image: np.ndarray) -> float:
+    return float(np.iinfo(image.dtype).max) if image.dtype.kind == "u" else 1.0
+
+
 def profile_file(path: str, model, repeats: int = 5, dtype: str = "uint16", highlights: str = "clip") -> dict:
     """Timings of one file (seconds, median over ``repeats`` rounds) and their ratios to LibRaw."""
     import rawpy
@@ -49,7 +53,7 @@ def profile_file(path: str, model, repeats: int = 5, dtype: str = "uint16", high
         for round_ in range(repeats + 1):
             if round_ == 1:
                 rows.clear()  # the first round warms up
-            timed("libraw imread+postprocess", libraw_full)
+            reference = timed("libraw imread+postprocess", libraw_full)
             with rawpy.imread(path) as r:
                 timed("libraw unpack (decode)", r.unpack)
                 timed("libraw postprocess", lambda: r.postprocess(use_camera_wb=True))
@@ -79,6 +83,8 @@ def profile_file(path: str, model, repeats: int = 5, dtype: str = "uint16", high
         / median["libraw imread+postprocess"],
         "demosaic model / libraw postprocess": median["  demosaic"] / median["libraw postprocess"],
         "demosaic share of develop": median["  demosaic"] / median["imgadapt develop"],
+        # brightness: the mean level of the default development against LibRaw's (8-bit) default
+        "mean level / libraw default": (float(out.mean()) / _full_scale(out)) / (float(reference.mean()) / 255),
     }
     h, w = image.mosaic.shape
     return {"file": str(path), "megapixels": round(h * w / 1e6, 2), "seconds": median, "ratios": ratios,
