@@ -211,15 +211,33 @@ from .registry import register  # noqa: E402
 
 # the compact, fast variant: half the features, one residual block, fewer frame maps and CoL bins
 LITE = {"features": 8, "blocks": 1, "multiplier": 3, "bins": 4}
-_BUILDERS = {"edges/gd-col": lambda **kw: GdColEdges(**kw),
-             "edges/gd-col-lite": lambda **kw: GdColEdges(**{**LITE, **kw}),
-             "edges/gd-pafu": lambda **kw: GdPafuEdges(**kw)}
-for _name, _build in _BUILDERS.items():
-    register(_name, kind="nonlinear", trainer="export.train.edges:train_edges")(_build)
-    register(_name + "-plain", kind="nonlinear", trainer="export.train.edges:train_edges")(
+_TRAINER = "export.train.edges:train_edges"
+_BUILDERS = {
+    "edges/gd-col": (lambda **kw: GdColEdges(**kw),
+                     "Gaussian-derivative frames (order 2, two oriented bases; 7x7 at full and at half resolution), "
+                     "a co-occurrence layer (8 bins, 5x5) on the gray input and a residual 3x3 body at half "
+                     "resolution; one boundary logit per pixel, sigmoid probability."),
+    "edges/gd-col-lite": (lambda **kw: GdColEdges(**{**LITE, **kw}),
+                          "Compact, fast variant of edges/gd-col: Gaussian-derivative frames (order 2, two oriented "
+                          "bases; 7x7 at full and at half resolution, 3 maps per input), a co-occurrence layer (4 "
+                          "bins, 5x5) on the gray input, 8 features and one residual 3x3 block at half resolution; "
+                          "sigmoid probability."),
+    "edges/gd-pafu": (lambda **kw: GdPafuEdges(**kw),
+                      "Compact boundary net: a 7x7 Gaussian-derivative frame (order 2, two oriented bases), two "
+                      "more at quarter resolution on its 4x4 means for context, and a PAFU output layer choosing "
+                      "one of 8 3x3 kernels per pixel from the fine and context maps; sigmoid probability."),
+}
+for _name, (_build, _description) in _BUILDERS.items():
+    register(_name, kind="nonlinear", trainer=_TRAINER, description=_description)(_build)
+    register(_name + "-plain", kind="nonlinear", trainer=_TRAINER,
+             description=f"Plain-convolution ablation of {_name} (same graph, free weights).")(
         lambda _b=_build, **kw: _b(**{**kw, "plain": True}))
 register("edges/gd-col-tiny", kind="nonlinear")(
     lambda **kw: GdColEdges(**{"features": 4, "blocks": 1, "multiplier": 1, "bins": 3, **kw}))
-register("edges/gd-dyn", kind="nonlinear", trainer="export.train.edges:train_edges")(lambda **kw: GdDynEdges(**kw))
-register("edges/gd-dyn-static", kind="nonlinear", trainer="export.train.edges:train_edges")(
-    lambda **kw: GdDynEdges(**{**kw, "dynamic": False}))
+register("edges/gd-dyn", kind="nonlinear", trainer=_TRAINER,
+         description="edges/gd-col with a half-resolution body of a dynamic steerable residual block (an order-2 "
+                     "Gaussian-derivative frame turned per pixel and channel by a 3-layer pose network) and a "
+                     "static residual block; sigmoid probability.")(lambda **kw: GdDynEdges(**kw))
+register("edges/gd-dyn-static", kind="nonlinear", trainer=_TRAINER,
+         description="Ablation of edges/gd-dyn: its steerable block's frame left unturned (no pose network); "
+                     "sigmoid probability.")(lambda **kw: GdDynEdges(**{**kw, "dynamic": False}))

@@ -26,6 +26,8 @@ class Architecture:
             test-size variants, which nothing trains.
         variant_of: a variant (e.g. ``-denoise``) builds and checkpoints this architecture with ``config``.
         config: the options a variant adds.
+        description: what its card says it is, for trainers that do not compose one from the trained
+            configuration.
     """
 
     name: str
@@ -34,6 +36,7 @@ class Architecture:
     trainer: str | None = None
     variant_of: str | None = None
     config: Mapping = field(default_factory=lambda: MappingProxyType({}))
+    description: str = ""
 
     @property
     def task(self) -> str:
@@ -62,10 +65,10 @@ class Architecture:
 _ENTRIES: dict[str, Architecture] = {}
 
 
-def register(name: str, *, kind: str, trainer: str | None = None):
+def register(name: str, *, kind: str, trainer: str | None = None, description: str = ""):
     """Decorator: register ``build`` under ``name``."""
     def wrap(build: Callable[..., nn.Module]):
-        _ENTRIES[name] = Architecture(name, build, kind, trainer)
+        _ENTRIES[name] = Architecture(name, build, kind, trainer, description=description)
         return build
     return wrap
 

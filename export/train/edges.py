@@ -147,25 +147,6 @@ def _edges_metrics(name: str, other: str, rows: list[dict], val: Path) -> dict:
 
 DEFAULT_RANK = {"edges/gd-col": 2}  # the most accurate model is the default
 
-DESCRIPTIONS = {
-    "edges/gd-col": "Gaussian-derivative frames (order 2, two oriented bases; 7x7 at full and at half resolution), "
-                    "a co-occurrence layer (8 bins, 5x5) on the gray input and a residual 3x3 body at half "
-                    "resolution; one boundary logit per pixel, sigmoid probability.",
-    "edges/gd-col-lite": "Compact, fast variant of edges/gd-col: Gaussian-derivative frames (order 2, two oriented "
-                         "bases; 7x7 at full and at half resolution, 3 maps per input), a co-occurrence layer (4 bins, "
-                         "5x5) on the gray input, 8 features and one residual 3x3 block at half resolution; sigmoid "
-                         "probability.",
-    "edges/gd-pafu": "Compact boundary net: a 7x7 Gaussian-derivative frame (order 2, two oriented bases), two "
-                     "more at quarter resolution on its 4x4 means for context, and a PAFU output layer choosing "
-                     "one of 8 3x3 kernels per pixel from the fine and context maps; sigmoid probability.",
-    "edges/gd-dyn": "edges/gd-col with a half-resolution body of a dynamic steerable residual block (an order-2 "
-                    "Gaussian-derivative frame turned per pixel and channel by a 3-layer pose network) and a "
-                    "static residual block; sigmoid probability.",
-    "edges/gd-dyn-static": "Ablation of edges/gd-dyn: its steerable block's frame left unturned (no pose network); "
-                           "sigmoid probability.",
-}
-
-
 def train_edges(args, argv) -> dict:
     """``imgadapt train edges/...``: train on scenes from ``--data`` (and ``--textures``), ship, evaluate."""
     from ..onnx.ship import ship
@@ -205,14 +186,12 @@ def train_edges(args, argv) -> dict:
                             **{**run_options(args), "loss_fn": balanced_bce})
     for key in ("jitter", "exposure", "scales", "balance", "kernel_lr_scale"):
         summary.pop(key, None)
-    base = _counterpart(args.name) if plain else args.name
     layers = [] if plain else ["gaussian_derivative", "pafu" if "pafu" in args.name else "col"]
     if getattr(model, "dynamic", False):
         layers.append("steerable")
     card = {
         **nets.get(args.name).card(), "layers": layers,
-        "description": f"Plain-convolution ablation of {base} (same graph, free weights)." if plain
-                       else DESCRIPTIONS[args.name],
+        "description": nets.get(args.name).description,
         "input": {"channels": 1, "multiple": model.multiple, "colour": "gray (OpenCV BGR2GRAY of a colour image)",
                   "range": "0-1 float, 8-bit trained"},
         "receptive_field": model.receptive_field, "default_rank": 0 if plain else DEFAULT_RANK.get(args.name, 1),

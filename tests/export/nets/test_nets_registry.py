@@ -42,3 +42,12 @@ def test_test_size_variants_have_no_trainer():
 def test_an_unknown_name_suggests_close_ones():
     with pytest.raises(UnknownNameError, match="did you mean demosaic/pafu-net"):
         nets.create("demosaic/pafu-nett")
+
+
+@pytest.mark.parametrize("name", [n for n in TRAINED if n.startswith("edges/")])
+def test_every_trainable_edge_architecture_describes_itself_in_its_entry(name):
+    # the edge trainer writes the entry's description into the card; it composes none of its own
+    description = nets.get(name).description
+    assert description.endswith(".") and len(description) > 40
+    if name.endswith("-plain"):
+        assert description.startswith(f"Plain-convolution ablation of {name[:-len('-plain')]} ")
