@@ -43,6 +43,18 @@ def test_second_order_steering_written_out():
     assert torch.count_nonzero(steering_matrix(theta, 2)[:3, 3:]) == 0  # orders never mix
 
 
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_per_pixel_steering_applies_the_steering_matrix_of_each_pixels_angle(order):
+    """The term-by-term steering equals S(theta) Phi with S built entry by entry, at random angles."""
+    torch.manual_seed(order)
+    layer = DynamicSteerableConv(3, 2, order=order).double()
+    phi = torch.randn(2, 3 * layer.derivs, 5, 7, dtype=torch.float64)
+    theta = (torch.rand(2, 3, 5, 7, dtype=torch.float64) - 0.5) * 2 * math.pi
+    s = steering_matrix(theta, order)  # (B, C, H, W, D, D)
+    expected = torch.einsum("bchwnm,bcmhw->bcnhw", s, phi.view(2, 3, layer.derivs, 5, 7)).reshape(phi.shape)
+    assert torch.allclose(layer.steer(phi, theta), expected, atol=1e-12)
+
+
 def _constant_pose(layer: DynamicSteerableConv, theta: float) -> None:
     with torch.no_grad():
         for p in layer.pose.parameters():
