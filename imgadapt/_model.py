@@ -617,7 +617,7 @@ _CLASSES = {cls.task: cls for cls in (DemosaicModel, UpscaleModel, EdgeModel)}
 
 
 def load(name: str | None = None, *, task: str | None = None, providers=None, threads: int | None = None,
-         tile=AUTO, strict: bool = False, registry: Registry | None = None) -> Model:
+         tile=AUTO, strict: bool = False) -> Model:
     """Load a model by name, verified against its card's checksum; its session is created once and reused.
 
     Args:
@@ -636,12 +636,16 @@ def load(name: str | None = None, *, task: str | None = None, providers=None, th
     Integer options refuse bools, floats and strings (:class:`InputDtypeError`) and values out of
     range (:class:`InputValueError`); ``strict`` refuses anything but a bool.
     """
-    reg = registry or _registry
-    card = reg.resolve(name, task)
+    return load_from(_registry, name, task=task, providers=providers, threads=threads, tile=tile, strict=strict)
+
+
+def load_from(registry: Registry, name: str | None = None, *, task: str | None = None, **options) -> Model:
+    """:func:`load` from the cards of ``registry`` rather than the installed ones (tests and tools)."""
+    card = registry.resolve(name, task)
     cls = _CLASSES.get(card["task"])
     if cls is None:
         raise UnknownNameError(f"model {card['name']!r} has unknown task {card['task']!r}")
-    return cls(card, providers=providers, threads=threads, tile=tile, strict=strict, registry=reg)
+    return cls(card, registry=registry, **options)
 
 
 def default_upscaler(scale: int) -> str:

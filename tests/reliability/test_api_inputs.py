@@ -18,12 +18,13 @@ import pytest
 
 import imgadapt
 from imgadapt._checks import FLOAT_TOLERANCE
+from imgadapt._model import load_from
 
 
 def _calls(registry):
     """One callable per array-taking entry point, each on the fixture models."""
-    demosaicker = imgadapt.load("demosaic/conv", registry=registry)
-    edger = imgadapt.load("edges/conv", registry=registry)
+    demosaicker = load_from(registry, "demosaic/conv")
+    edger = load_from(registry, "edges/conv")
     return {
         "demosaic": lambda x: imgadapt.demosaic(x[..., 0] if x.ndim == 3 else x),
         "upscale": lambda x: imgadapt.upscale(x, 2),
@@ -163,7 +164,7 @@ def _numpy_peak_over_output(call, x):
 def test_tiles_stream_without_a_frame_sized_float_copy(luma_sr, registry, rng, name, kwargs):
     """Memory beyond the output stays a fixed tile working set, far below the frame in float32
     (which a frame-wide conversion would allocate at least once, and the old upscale path ~9 times)."""
-    model = imgadapt.load(name, registry=registry, tile=64)
+    model = load_from(registry, name, tile=64)
     if name.startswith("demosaic"):
         x = rng.integers(0, 256, (1536, 1024), dtype=np.uint8)
     else:
@@ -190,8 +191,8 @@ def test_luma_upscale_tiled_equals_untiled(luma_sr, installed, rng, tile):
 
 @pytest.mark.parametrize("shape", [(91, 77, 3), (33, 130), (130, 20, 3)])
 def test_edges_tiled_equals_untiled(registry, rng, shape):
-    whole = imgadapt.load("edges/conv", registry=registry, tile=0)
-    tiled = imgadapt.load("edges/conv", registry=registry, tile=24)
+    whole = load_from(registry, "edges/conv", tile=0)
+    tiled = load_from(registry, "edges/conv", tile=24)
     img = rng.integers(0, 65536, shape, dtype=np.uint16)
     np.testing.assert_allclose(tiled(img), whole(img), atol=1e-6)
 

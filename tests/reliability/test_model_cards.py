@@ -14,7 +14,7 @@ import pytest
 import imgadapt
 from imgadapt._card_schema import MAX_CARD_BYTES, MAX_RECEPTIVE_FIELD
 from imgadapt.errors import ModelIntegrityError, UnknownNameError
-from imgadapt._model import load
+from imgadapt._model import load_from
 from imgadapt._registry import ENV_ALLOW_OVERRIDE, ENV_MODEL_PATH, Registry
 
 from tests.runtime.conftest import conv_stack_onnx, register
@@ -90,7 +90,7 @@ def test_a_malformed_user_card_is_skipped_and_named(model_dir, user, caplog, cas
     text = warnings_of(caplog)
     assert f"skipping model card {user / 'bad.json'}" in text
     assert expected in text and f"got {got}" in text
-    out = load(None, task="demosaic", registry=registry, providers=["cpu"])(MOSAIC)
+    out = load_from(registry, None, task="demosaic", providers=["cpu"])(MOSAIC)
     assert out.shape == MOSAIC.shape + (3,)
 
 
@@ -187,7 +187,7 @@ def test_card_pointing_out_of_its_folder_is_refused_without_reading_the_target(m
     for i in range(len(paths)):
         with pytest.raises(UnknownNameError, match="onnx: expected a file name ending in .onnx, in the card's own "
                                                    "folder") as err:
-            load(f"demosaic/evil{i}", registry=registry, providers=["cpu"])
+            load_from(registry, f"demosaic/evil{i}", providers=["cpu"])
         assert secret not in str(err.value)
     passwd = "/etc/passwd"
     if os.path.isfile(passwd):
@@ -232,7 +232,7 @@ def test_a_file_swapped_for_a_link_after_the_scan_is_refused_alike(model_dir, us
         with pytest.raises(ModelIntegrityError) as err:
             registry.verified_bytes(card)
         with pytest.raises(ModelIntegrityError):
-            load("demosaic/swapped", registry=registry, providers=["cpu"])
+            load_from(registry, "demosaic/swapped", providers=["cpu"])
         messages.append(str(err.value))
     assert messages[0] == messages[1]
     assert "not name a file in the card's model folder" in messages[0]
@@ -266,7 +266,7 @@ def impostor(user):
 
 
 def shipped_output(model_dir):
-    return load("demosaic/conv", registry=Registry([model_dir]), providers=["cpu"], tile=0)(MOSAIC)
+    return load_from(Registry([model_dir]), "demosaic/conv", providers=["cpu"], tile=0)(MOSAIC)
 
 
 def test_user_card_with_a_shipped_name_is_skipped_with_a_warning(model_dir, impostor, caplog):
@@ -278,7 +278,7 @@ def test_user_card_with_a_shipped_name_is_skipped_with_a_warning(model_dir, impo
     assert f"skipping model card {card}: 'demosaic/conv' is the name of a shipped model" in text
     assert f"{ENV_ALLOW_OVERRIDE}=1" in text
     assert registry.resolve("demosaic/conv")["_source"] == "shipped"
-    out = load("demosaic/conv", registry=registry, providers=["cpu"], tile=0)(MOSAIC)
+    out = load_from(registry, "demosaic/conv", providers=["cpu"], tile=0)(MOSAIC)
     np.testing.assert_array_equal(out, shipped_output(model_dir))
 
 
@@ -286,7 +286,7 @@ def test_the_task_default_stays_the_shipped_one(model_dir, impostor, caplog):
     registry = Registry([model_dir], user_dirs=[impostor], allow_override=False)
     card = registry.resolve(None, "demosaic")
     assert card["name"] == "demosaic/conv" and card["_source"] == "shipped"
-    out = load(None, task="demosaic", registry=registry, providers=["cpu"], tile=0)(MOSAIC)
+    out = load_from(registry, None, task="demosaic", providers=["cpu"], tile=0)(MOSAIC)
     np.testing.assert_array_equal(out, shipped_output(model_dir))
     assert registry.resolve("demosaic/mine")["name"] == "demosaic/mine"  # by name, a user model is fine
 

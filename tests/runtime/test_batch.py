@@ -8,7 +8,7 @@ from tests.runtime.conftest import conv_stack_onnx, register
 
 
 @pytest.fixture
-def batched(tmp_path):
+def batched(tmp_path, monkeypatch):
     """The fixture models with a free batch axis (the shipped ones have one; the fixtures fix it to 1)."""
     onnx = pytest.importorskip("onnx")
 
@@ -22,7 +22,10 @@ def batched(tmp_path):
              scale=2, receptive_field=9)
     register(tmp_path, "edges/conv", "edges", free_batch(conv_stack_onnx(3, 1, sigmoid=True)),
              input={"channels": 3}, receptive_field=9)
-    return Registry([tmp_path])
+    import imgadapt._model as m
+
+    monkeypatch.setattr(m, "_registry", Registry([tmp_path]))
+    return tmp_path
 
 
 class _SpySession:
@@ -51,7 +54,7 @@ class _SpySession:
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
 def test_a_stacked_batch_equals_single_calls_in_one_network_call(batched, rng, monkeypatch, dtype):
-    model = imgadapt.load("demosaic/conv", registry=batched, tile=128)
+    model = imgadapt.load("demosaic/conv", tile=128)
     stack = (rng.random((5, 30, 40)) * (255 if dtype == np.uint8 else 1)).astype(dtype)
     if dtype == np.uint16:
         stack = rng.integers(0, 65536, (5, 30, 40)).astype(np.uint16)
@@ -65,7 +68,7 @@ def test_a_stacked_batch_equals_single_calls_in_one_network_call(batched, rng, m
 
 
 def test_a_list_of_mixed_frames_comes_back_in_order(batched, rng):
-    model = imgadapt.load("sr/conv-x2", registry=batched, tile=0)
+    model = imgadapt.load("sr/conv-x2", tile=0)
     frames = [rng.integers(0, 256, (12, 14, 3)).astype(np.uint8), rng.random((9, 7)).astype(np.float32),
               rng.integers(0, 256, (12, 14, 3)).astype(np.uint8), rng.random((9, 7, 1)).astype(np.float32)]
     out = model.batch(frames)
@@ -80,7 +83,7 @@ def test_a_list_of_mixed_frames_comes_back_in_order(batched, rng):
 
 def test_batches_are_cut_to_the_frames_one_call_may_take(batched, rng, monkeypatch):
     """A fixed tile bounds a call to one tile's window: frames of a quarter of it go four at a time."""
-    model = imgadapt.load("edges/conv", registry=batched, tile=24)
+    model = imgadapt.load("edges/conv", tile=24)
     halo = model.halo + model.halo % model.multiple
     side = (24 + 2 * halo) // 2 - 2 * halo
     stack = rng.random((9, side, side)).astype(np.float32)
@@ -92,15 +95,15 @@ def test_batches_are_cut_to_the_frames_one_call_may_take(batched, rng, monkeypat
 
 
 def test_large_frames_in_a_batch_are_tiled_one_at_a_time(batched, rng):
-    model = imgadapt.load("demosaic/conv", registry=batched, tile=16)
+    model = imgadapt.load("demosaic/conv", tile=16)
     stack = rng.random((3, 50, 44)).astype(np.float32)
     np.testing.assert_array_equal(model.batch(stack, pattern="BGGR"),
-                                  np.stack([imgadapt.load("demosaic/conv", registry=batched, tile=0)(f, "BGGR")
+                                  np.stack([imgadapt.load("demosaic/conv", tile=0)(f, "BGGR")
                                             for f in stack]))
 
 
 def test_edges_batch_with_thin_edges(batched, rng):
-    model = imgadapt.load("edges/conv", registry=batched, tile=0)
+    model = imgadapt.load("edges/conv", tile=0)
     stack = rng.integers(0, 256, (3, 20, 24, 3)).astype(np.uint8)
     thin = model.batch(stack, thin=True, threshold=0.3)
     assert thin.dtype == np.uint8 and thin.shape == (3, 20, 24)
@@ -109,7 +112,7 @@ def test_edges_batch_with_thin_edges(batched, rng):
 
 
 def test_batch_checks_every_frame_and_names_it(batched, rng):
-    model = imgadapt.load("demosaic/conv", registry=batched)
+    model = imgadapt.load("demosaic/conv")
     good = rng.random((8, 8)).astype(np.float32)
     with pytest.raises(imgadapt.InputValueError, match=r"frames\[1\]: expected finite values"):
         model.batch([good, np.full((8, 8), np.nan, np.float32)])
@@ -127,8 +130,8 @@ def test_batch_checks_every_frame_and_names_it(batched, rng):
         model.batch("frames")
 
 
-def test_a_model_with_a_fixed_batch_size_gets_one_frame_per_call(registry, rng, monkeypatch):
-    model = imgadapt.load("demosaic/conv", registry=registry, tile=0)  # the fixture's input is (1, 1, h, w)
+def test_a_model_with_a_fixed_batch_size_gets_one_frame_per_call(installed, rng, monkeypatch):
+    model = imgadapt.load("demosaic/conv", tile=0)  # the fixture's input is (1, 1, h, w)
     stack = rng.random((3, 10, 12)).astype(np.float32)
     shapes = []
     monkeypatch.setattr(model, "session", _SpySession(model.session, shapes))

@@ -129,9 +129,9 @@ def _cuda_entry(providers):
     return next(p for p in providers if isinstance(p, tuple) and p[0] == CUDA)
 
 
-def test_tf32_is_off_in_the_options_that_reach_inference_session(fake_gpu_ort, registry):
+def test_tf32_is_off_in_the_options_that_reach_inference_session(fake_gpu_ort, installed):
     calls = fake_gpu_ort("starts")
-    model = imgadapt.load("demosaic/conv", registry=registry, threads=1)
+    model = imgadapt.load("demosaic/conv", threads=1)
     assert "on CUDAExecutionProvider" in repr(model)
     name, options = _cuda_entry(calls[0])
     assert options["use_tf32"] == 0 and _session.CUDA_OPTIONS["use_tf32"] == 0
@@ -142,15 +142,15 @@ def test_tf32_is_off_in_the_options_that_reach_inference_session(fake_gpu_ort, r
 
 
 @pytest.mark.parametrize("mode", ["silent", "raise"])
-def test_missing_cuda_libraries_fall_back_to_the_cpu_with_one_warning(fake_gpu_ort, registry, caplog, mode):
+def test_missing_cuda_libraries_fall_back_to_the_cpu_with_one_warning(fake_gpu_ort, installed, caplog, mode):
     calls = fake_gpu_ort(mode)
     mosaic = np.random.default_rng(0).random((16, 20), dtype=np.float32)
     with caplog.at_level("INFO", logger="imgadapt"):
-        demosaic = imgadapt.load("demosaic/conv", registry=registry, threads=1, tile=8)
+        demosaic = imgadapt.load("demosaic/conv", threads=1, tile=8)
         out = demosaic(mosaic, pattern="RGGB")  # several tiles
-        edges = imgadapt.load("edges/conv", registry=registry, threads=1)
+        edges = imgadapt.load("edges/conv", threads=1)
         edges(np.zeros((12, 12, 3), np.float32))
-        imgadapt.load("demosaic/conv", registry=registry, threads=2)
+        imgadapt.load("demosaic/conv", threads=2)
     assert out.shape == (16, 20, 3) and np.isfinite(out).all()
     assert demosaic.session.get_providers()[0] == CPU and edges.session.get_providers()[0] == CPU
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
@@ -165,21 +165,21 @@ def test_missing_cuda_libraries_fall_back_to_the_cpu_with_one_warning(fake_gpu_o
 
 @pytest.mark.parametrize("mode", ["silent", "raise"])
 @pytest.mark.parametrize("providers", [None, ["cuda"]])
-def test_strict_raises_naming_the_missing_library(fake_gpu_ort, registry, caplog, mode, providers):
+def test_strict_raises_naming_the_missing_library(fake_gpu_ort, installed, caplog, mode, providers):
     fake_gpu_ort(mode)
     with pytest.raises(ProviderError, match=r"CUDAExecutionProvider failed to start for .*conv.onnx: "
                                             r"libcublasLt\.so\.13 is missing.*strict=True does not fall back"):
-        imgadapt.load("demosaic/conv", registry=registry, providers=providers, strict=True)
+        imgadapt.load("demosaic/conv", providers=providers, strict=True)
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
     # and again for the next model, now without asking onnxruntime
     with pytest.raises(ProviderError, match=r"libcublasLt\.so\.13 is missing"):
-        imgadapt.load("edges/conv", registry=registry, providers=providers, strict=True)
+        imgadapt.load("edges/conv", providers=providers, strict=True)
 
 
 @pytest.mark.parametrize("mode", ["silent", "raise"])
-def test_explicit_cuda_without_strict_falls_back_like_the_default(fake_gpu_ort, registry, caplog, mode):
+def test_explicit_cuda_without_strict_falls_back_like_the_default(fake_gpu_ort, installed, caplog, mode):
     fake_gpu_ort(mode)
-    model = imgadapt.load("edges/conv", registry=registry, providers=["cuda"])
+    model = imgadapt.load("edges/conv", providers=["cuda"])
     assert model.session.get_providers()[0] == CPU
     assert "libcublasLt.so.13 is missing" in caplog.text
 
@@ -254,28 +254,28 @@ def preload_calls(fake_gpu_ort, monkeypatch):
     return calls
 
 
-def test_preload_dlls_runs_once_before_the_first_cuda_session(preload_calls, registry):
-    imgadapt.load("demosaic/conv", registry=registry)
-    imgadapt.load("edges/conv", registry=registry)
+def test_preload_dlls_runs_once_before_the_first_cuda_session(preload_calls, installed):
+    imgadapt.load("demosaic/conv")
+    imgadapt.load("edges/conv")
     assert preload_calls[0] == "preload_dlls" and preload_calls.count("preload_dlls") == 1
     assert len(preload_calls) == 3
 
 
-def test_no_preload_for_the_cpu_nor_without_nvidia_wheels(preload_calls, registry, monkeypatch):
-    imgadapt.load("demosaic/conv", registry=registry, providers=["cpu"])
+def test_no_preload_for_the_cpu_nor_without_nvidia_wheels(preload_calls, installed, monkeypatch):
+    imgadapt.load("demosaic/conv", providers=["cpu"])
     assert "preload_dlls" not in preload_calls
     monkeypatch.setattr(_session, "_nvidia_wheels_present", lambda: False)
-    imgadapt.load("edges/conv", registry=registry)
+    imgadapt.load("edges/conv")
     assert "preload_dlls" not in preload_calls and _session._preloaded
 
 
-def test_no_preload_where_onnxruntime_lacks_it(preload_calls, registry, monkeypatch):
+def test_no_preload_where_onnxruntime_lacks_it(preload_calls, installed, monkeypatch):
     monkeypatch.delattr(_session.ort(), "preload_dlls")
-    model = imgadapt.load("demosaic/conv", registry=registry)
+    model = imgadapt.load("demosaic/conv")
     assert "preload_dlls" not in preload_calls and model.session.get_providers()[0] == CUDA
 
 
-def test_a_failed_preload_is_logged_not_raised_and_named_if_cuda_then_fails(fake_gpu_ort, registry, monkeypatch,
+def test_a_failed_preload_is_logged_not_raised_and_named_if_cuda_then_fails(fake_gpu_ort, installed, monkeypatch,
                                                                              caplog):
     fake_gpu_ort("silent")
     monkeypatch.setattr(_session, "_nvidia_wheels_present", lambda: True)
@@ -285,7 +285,7 @@ def test_a_failed_preload_is_logged_not_raised_and_named_if_cuda_then_fails(fake
 
     monkeypatch.setattr(_session.ort(), "preload_dlls", preload_dlls, raising=False)
     with caplog.at_level("INFO", logger="imgadapt"):
-        model = imgadapt.load("demosaic/conv", registry=registry)
+        model = imgadapt.load("demosaic/conv")
     assert model.session.get_providers()[0] == CPU
     warning, = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert "libcublasLt.so.13 is missing" in warning and "onnxruntime.preload_dlls() failed: OSError" in warning

@@ -106,8 +106,8 @@ def test_the_runtime_builds_its_graphs_without_the_onnx_package():
 # the chain
 
 
-def test_a_chain_binds_pre_model_and_post_on_one_device(registry):
-    model = imgadapt.load("demosaic/conv", registry=registry, tile=0)
+def test_a_chain_binds_pre_model_and_post_on_one_device(installed):
+    model = imgadapt.load("demosaic/conv", tile=0)
     pre = _session.ort().InferenceSession(_graphs.pre_graph(np.uint8, _graphs.GRAY, 1),
                                           providers=["CPUExecutionProvider"])
     post = _session.ort().InferenceSession(_graphs.post_graph(np.uint8, 3, _graphs.TO_BGR, False),
@@ -133,8 +133,8 @@ def test_a_chain_binds_pre_model_and_post_on_one_device(registry):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("pattern", imgadapt.PATTERNS)
-def test_demosaic_graphs_equal_the_host_path(registry, rng, dtype, pattern):
-    model = imgadapt.load("demosaic/conv", registry=registry, tile=0)
+def test_demosaic_graphs_equal_the_host_path(installed, rng, dtype, pattern):
+    model = imgadapt.load("demosaic/conv", tile=0)
     for shape in ((37, 52), (30, 41), (2, 2), (3, 5)):  # odd sizes; frames below the halo (host-mirrored)
         mosaic = _frame(rng, shape, dtype)
         host = _on(model, False)(mosaic, pattern)
@@ -145,9 +145,9 @@ def test_demosaic_graphs_equal_the_host_path(registry, rng, dtype, pattern):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("graphs", [False, True])
-def test_demosaic_tiled_equals_untiled_exactly(registry, rng, dtype, graphs):
-    whole = _on(imgadapt.load("demosaic/conv", registry=registry, tile=0), graphs)
-    tiled = _on(imgadapt.load("demosaic/conv", registry=registry, tile=16), graphs)
+def test_demosaic_tiled_equals_untiled_exactly(installed, rng, dtype, graphs):
+    whole = _on(imgadapt.load("demosaic/conv", tile=0), graphs)
+    tiled = _on(imgadapt.load("demosaic/conv", tile=16), graphs)
     mosaic = _frame(rng, (61, 47), dtype)
     for pattern in imgadapt.PATTERNS:
         np.testing.assert_array_equal(tiled(mosaic, pattern), whole(mosaic, pattern))
@@ -173,15 +173,15 @@ def test_shipped_demosaicker_graphs_and_tiles(rng, graphs):
                                         ("sr/luma-x2", (23, 31, 3)), ("sr/luma-x2", (23, 31)),
                                         ("edges/conv", (23, 31, 3)), ("edges/conv", (23, 31)),
                                         ("edges/gray", (23, 31, 3))])
-def test_image_graphs_equal_the_host_path_and_tiles_equal_whole(luma_sr, registry, model_dir, rng, dtype, name,
+def test_image_graphs_equal_the_host_path_and_tiles_equal_whole(luma_sr, installed, model_dir, rng, dtype, name,
                                                                 shape):
     from tests.runtime.conftest import conv_stack_onnx, register
 
     register(model_dir, "edges/gray", "edges", conv_stack_onnx(1, 1, sigmoid=True), input={"channels": 1},
              receptive_field=9)
     image = _frame(rng, shape, dtype)
-    whole = imgadapt.load(name, registry=registry, tile=0)
-    tiled = imgadapt.load(name, registry=registry, tile=8)
+    whole = imgadapt.load(name, tile=0)
+    tiled = imgadapt.load(name, tile=8)
     host, graphs = _on(whole, False)(image), _on(whole, True)(image)
     assert graphs.dtype == host.dtype and graphs.shape == host.shape
     assert _levels(graphs, host) <= 1
@@ -194,10 +194,10 @@ def test_image_graphs_equal_the_host_path_and_tiles_equal_whole(luma_sr, registr
             np.testing.assert_array_equal(tiled(image), whole(image))
 
 
-def test_graphs_mirror_the_frame_themselves_when_they_can(registry, rng, monkeypatch):
+def test_graphs_mirror_the_frame_themselves_when_they_can(installed, rng, monkeypatch):
     """A whole frame goes to the device as it is (the pre graph pads it); tiles and frames too small
     for ONNX's reflect padding are mirrored on the host first: both give the host path's result."""
-    model = _on(imgadapt.load("demosaic/conv", registry=registry, tile=0), True)
+    model = _on(imgadapt.load("demosaic/conv", tile=0), True)
     sent = []
     real = _chain.Chain.__call__
 

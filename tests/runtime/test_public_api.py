@@ -47,3 +47,12 @@ def test_the_eight_dihedral_transforms_differ():
     image = np.arange(12).reshape(3, 4)
     turned = [ensemble.dihedral(image, k) for k in range(8)]
     assert len({(t.shape, t.tobytes()) for t in turned}) == 8
+
+
+def test_load_takes_only_documented_public_options():
+    import inspect
+
+    params = inspect.signature(imgadapt.load).parameters
+    assert list(params) == ["name", "task", "providers", "threads", "tile", "strict"]
+    for option in params:
+        assert f"{option}:" in imgadapt.load.__doc__

@@ -57,21 +57,21 @@ def test_threads_must_be_positive():
     assert _session.session_options(2).intra_op_num_threads == 2
 
 
-def test_session_created_once(registry):
+def test_session_created_once(installed):
     import imgadapt
 
-    a = imgadapt.load("demosaic/conv", registry=registry, threads=1)
-    b = imgadapt.load("demosaic/conv", registry=registry, threads=1)
+    a = imgadapt.load("demosaic/conv", threads=1)
+    b = imgadapt.load("demosaic/conv", threads=1)
     assert a.session is b.session
-    assert imgadapt.load("demosaic/conv", registry=registry, threads=2).session is not a.session
+    assert imgadapt.load("demosaic/conv", threads=2).session is not a.session
 
 
-def test_chosen_provider_logged(registry, caplog):
+def test_chosen_provider_logged(installed, caplog):
     import imgadapt
 
     _session.clear_cache()
     with caplog.at_level("INFO", logger="imgadapt"):
-        imgadapt.load("edges/conv", registry=registry)
+        imgadapt.load("edges/conv")
     assert "runs on CPUExecutionProvider" in caplog.text
 
 

@@ -80,8 +80,8 @@ def test_host_memory_is_read_from_the_system():
 
 
 @pytest.mark.parametrize("free,whole", [(64 << 30, True), (2 << 20, False)])
-def test_cuda_runs_whole_frames_while_they_fit_and_tiles_above(registry, rng, monkeypatch, free, whole):
-    model = imgadapt.load("demosaic/conv", registry=registry)  # tile="auto"
+def test_cuda_runs_whole_frames_while_they_fit_and_tiles_above(installed, rng, monkeypatch, free, whole):
+    model = imgadapt.load("demosaic/conv")  # tile="auto"
     monkeypatch.setattr(_budget, "FALLBACK_TILE", 64)  # frames within one such tile skip the question
     asked = []
     monkeypatch.setattr(_session, "device_free_bytes", lambda device: asked.append(device) or free)
@@ -98,30 +98,29 @@ def test_cuda_runs_whole_frames_while_they_fit_and_tiles_above(registry, rng, mo
         window = max(max(s[2], s[3]) for s in fake.shapes)
         job = model._job([mosaic], model._options({}))
         assert window ** 2 * model._bytes_per_pixel(job) <= free * _budget.CUDA_FRACTION
-    untiled = imgadapt.load("demosaic/conv", registry=registry, providers=["cpu"], tile=0)(mosaic, "GBRG")
+    untiled = imgadapt.load("demosaic/conv", providers=["cpu"], tile=0)(mosaic, "GBRG")
     np.testing.assert_array_equal(out, untiled)
 
 
-def test_cuda_with_unknown_free_memory_falls_back_to_fixed_tiles(registry, rng, monkeypatch):
-    model = imgadapt.load("edges/conv", registry=registry)
+def test_cuda_with_unknown_free_memory_falls_back_to_fixed_tiles(installed, rng, monkeypatch):
+    model = imgadapt.load("edges/conv")
     monkeypatch.setattr(_session, "device_free_bytes", lambda device: None)
     monkeypatch.setattr(_budget, "FALLBACK_TILE", 32)
     fake = _on_fake_cuda(model)
     image = rng.random((70, 90, 3)).astype(np.float32)
     out = model(image)
     assert len(fake.shapes) == 3 * 3 and max(s[2] for s in fake.shapes) <= 32 + 2 * (model.halo + 1)
-    np.testing.assert_array_equal(out, imgadapt.load("edges/conv", registry=registry, tile=0)(image))
+    np.testing.assert_array_equal(out, imgadapt.load("edges/conv", tile=0)(image))
 
 
-def test_cuda_batches_take_as_many_frames_as_the_budget_holds(registry, rng, monkeypatch, tmp_path):
+def test_cuda_batches_take_as_many_frames_as_the_budget_holds(installed, rng, monkeypatch, tmp_path):
     onnx = pytest.importorskip("onnx")
     from tests.runtime.conftest import conv_stack_onnx, register
-    from imgadapt._registry import Registry
 
     m = onnx.load_from_string(conv_stack_onnx(3, 1, sigmoid=True))
     m.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "n"
     register(tmp_path, "edges/conv", "edges", m.SerializeToString(), input={"channels": 3}, receptive_field=9)
-    model = imgadapt.load("edges/conv", registry=Registry([tmp_path]))
+    model = imgadapt.load("edges/conv")
     stack = rng.random((10, 20, 20, 3)).astype(np.float32)
     job = model._job([stack[0]], model._options({}))
     side = 20 + 2 * model.halo  # the extended frame (multiple 1)
@@ -133,8 +132,8 @@ def test_cuda_batches_take_as_many_frames_as_the_budget_holds(registry, rng, mon
     np.testing.assert_array_equal(out, np.stack([model(f) for f in stack]))
 
 
-def test_the_cpu_policy_uses_the_hosts_available_memory(registry, rng, monkeypatch):
-    model = imgadapt.load("demosaic/conv", registry=registry)
+def test_the_cpu_policy_uses_the_hosts_available_memory(installed, rng, monkeypatch):
+    model = imgadapt.load("demosaic/conv")
     monkeypatch.setattr(_budget, "FALLBACK_TILE", 64)
     assert model.device == "cpu" and model.tile == "auto"
     mosaic = rng.random((200, 180)).astype(np.float32)
@@ -144,21 +143,21 @@ def test_the_cpu_policy_uses_the_hosts_available_memory(registry, rng, monkeypat
     monkeypatch.setattr(_budget, "host_available_bytes", lambda: 200_000)
     tile, _ = model._plan((216, 196), 1, job)
     assert 0 < tile < 200
-    np.testing.assert_array_equal(model(mosaic), imgadapt.load("demosaic/conv", registry=registry, tile=0)(mosaic))
+    np.testing.assert_array_equal(model(mosaic), imgadapt.load("demosaic/conv", tile=0)(mosaic))
 
 
-def test_explicit_tiles_ignore_the_budget(registry, monkeypatch):
+def test_explicit_tiles_ignore_the_budget(installed, monkeypatch):
     monkeypatch.setattr(_budget, "host_available_bytes", lambda: pytest.fail("asked for memory"))
-    model = imgadapt.load("demosaic/conv", registry=registry, tile=64)
+    model = imgadapt.load("demosaic/conv", tile=64)
     job = model._job([np.zeros((8, 8), np.float32)], model._options({}))
     assert model._plan((500, 500), 1, job) == (64, 1)
 
 
-def test_tile_option(registry):
-    assert imgadapt.load("demosaic/conv", registry=registry).tile == "auto"
-    assert imgadapt.load("demosaic/conv", registry=registry, tile=None).tile is None
+def test_tile_option(installed):
+    assert imgadapt.load("demosaic/conv").tile == "auto"
+    assert imgadapt.load("demosaic/conv", tile=None).tile is None
     with pytest.raises(imgadapt.InputDtypeError, match='tile: expected "auto", None or an integer >= 0, got str'):
-        imgadapt.load("demosaic/conv", registry=registry, tile="whole")
+        imgadapt.load("demosaic/conv", tile="whole")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,7 +197,7 @@ def test_memory_estimate_of_the_shipped_models_is_plausible():
         assert 15 < estimate < 600, (name, estimate)
 
 
-def test_a_frame_within_one_fixed_tile_runs_whole_without_asking(registry, rng, monkeypatch):
+def test_a_frame_within_one_fixed_tile_runs_whole_without_asking(installed, rng, monkeypatch):
     monkeypatch.setattr(_budget, "device_free_bytes", lambda *a: pytest.fail("asked for memory"))
-    model = imgadapt.load("demosaic/conv", registry=registry)
+    model = imgadapt.load("demosaic/conv")
     assert model(rng.random((100, 80)).astype(np.float32)).shape == (100, 80, 3)

@@ -6,24 +6,24 @@ from imgadapt._tiling import run_tiled
 
 
 @pytest.mark.parametrize("tile", [16, 24, 50])
-def test_tiled_equals_untiled_demosaic(registry, rng, tile):
-    whole = imgadapt.load("demosaic/conv", registry=registry, tile=0)
-    tiled = imgadapt.load("demosaic/conv", registry=registry, tile=tile)
+def test_tiled_equals_untiled_demosaic(installed, rng, tile):
+    whole = imgadapt.load("demosaic/conv", tile=0)
+    tiled = imgadapt.load("demosaic/conv", tile=tile)
     mos = rng.random((91, 77)).astype(np.float32)
     for pattern in imgadapt.PATTERNS:
         np.testing.assert_allclose(tiled(mos, pattern), whole(mos, pattern), atol=1e-6)
 
 
-def test_tiled_equals_untiled_upscale(registry, rng):
-    whole = imgadapt.load("sr/conv-x2", registry=registry, tile=0)
-    tiled = imgadapt.load("sr/conv-x2", registry=registry, tile=20)
+def test_tiled_equals_untiled_upscale(installed, rng):
+    whole = imgadapt.load("sr/conv-x2", tile=0)
+    tiled = imgadapt.load("sr/conv-x2", tile=20)
     img = rng.random((63, 45, 3)).astype(np.float32)
     np.testing.assert_allclose(tiled(img), whole(img), atol=1e-6)
 
 
-def test_too_small_halo_is_detected(registry, rng):
+def test_too_small_halo_is_detected(installed, rng):
     """The fixture's receptive field is 9: a halo of 2 must change the output (the test can fail)."""
-    model = imgadapt.load("edges/conv", registry=registry, tile=0)
+    model = imgadapt.load("edges/conv", tile=0)
     x = rng.random((3, 60, 60)).astype(np.float32)
 
     def fn(b):
@@ -47,9 +47,9 @@ def test_tile_origin_keeps_even_phase():
     np.testing.assert_array_equal(out, phase)
 
 
-def test_bad_tile(registry):
+def test_bad_tile(installed):
     with pytest.raises(ValueError, match=r"tile: expected \"auto\", None or an integer >= 0"):
-        imgadapt.load("demosaic/conv", registry=registry, tile=-4)
+        imgadapt.load("demosaic/conv", tile=-4)
 
 
 @pytest.mark.parametrize("shape", [(40, 33), (40, 33, 3), (3, 2), (1, 7)])

@@ -148,7 +148,7 @@ def test_runtime_tiles_equal_the_whole_image(tmp_path):
     import hashlib
     import json
 
-    from imgadapt._model import load
+    from imgadapt._model import load_from
     from imgadapt._registry import Registry
 
     model = randomised(create("edges/gd-col")).eval()
@@ -160,7 +160,7 @@ def test_runtime_tiles_equal_the_whole_image(tmp_path):
     (tmp_path / "edges" / "gd-col.json").write_text(json.dumps(card))
     registry = Registry([tmp_path])
     image = np.random.default_rng(0).integers(0, 256, (83, 101)).astype(np.uint8)  # tiles of 22 (even) px
-    whole = load("edges/gd-col", registry=registry, tile=None, providers=["cpu"])(image)
-    tiled = load("edges/gd-col", registry=registry, tile=21, providers=["cpu"])(image)
+    whole = load_from(registry, "edges/gd-col", tile=None, providers=["cpu"])(image)
+    tiled = load_from(registry, "edges/gd-col", tile=21, providers=["cpu"])(image)
     assert whole.shape == image.shape and whole.dtype == np.float32
     np.testing.assert_allclose(tiled, whole, atol=1e-5)

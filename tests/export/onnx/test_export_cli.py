@@ -9,6 +9,7 @@ import torch
 from _export_helpers import broken
 from export.nets import create
 from imgadapt import cli
+from imgadapt._model import load_from
 from imgadapt._registry import Registry
 
 FAST = ["--bench-size", "32", "--bench-runs", "1"]
@@ -43,7 +44,7 @@ def test_export_writes_a_verified_model_the_runtime_serves(tmp_path, capsys):
     assert card["export"] == dict(summary, fp16=dict(summary["fp16"], onnx_sha256=card["export"]["fp16"]["onnx_sha256"]))
     assert summary["calibration"]["source"] == "2 images of calib" and "change_db" in summary["calibration"]["metric"]
     assert out.with_suffix(".fp16.onnx").is_file()
-    model = __import__("imgadapt").load("sr/pafu-linear-tiny-x2", registry=Registry([tmp_path / "out"]))
+    model = load_from(Registry([tmp_path / "out"]), "sr/pafu-linear-tiny-x2")
     assert model(np.zeros((10, 12), np.uint8)).shape == (20, 24)
 
 
