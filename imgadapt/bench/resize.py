@@ -47,19 +47,20 @@ def _taps(scale: int) -> tuple[np.ndarray, np.ndarray]:
     return offsets, weights / weights.sum()
 
 
-def _symmetric(index: np.ndarray, n: int) -> np.ndarray:
-    """Map any index onto ``0..n-1`` by symmetric extension (``... 1 0 | 0 1 ... n-1 | n-1 n-2 ...``)."""
-    index = np.mod(index, 2 * n)
-    return np.where(index < n, index, 2 * n - 1 - index)
-
-
 def _downscale_axis(x: np.ndarray, axis: int, scale: int) -> np.ndarray:
     n = x.shape[axis]
     offsets, weights = _taps(scale)
-    starts = np.arange(n // scale) * scale
+    left, right = max(0, -int(offsets[0])), max(0, int(offsets[-1]) - scale + 1)
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (left, right)
+    # numpy's symmetric padding repeats the edge pixel (... 1 0 | 0 1 ...), as MATLAB extends the border;
+    # each tap is then a strided view, not a gathered copy
+    padded = np.pad(x, pad, mode="symmetric")
     out = None
     for t, w in zip(offsets, weights):
-        term = w * np.take(x, _symmetric(starts + t, n), axis=axis)
+        index = [slice(None)] * x.ndim
+        index[axis] = slice(left + int(t), left + int(t) + n, scale)
+        term = w * padded[tuple(index)]
         out = term if out is None else out + term
     return out
 

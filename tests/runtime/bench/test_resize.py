@@ -103,3 +103,20 @@ def test_one_megapixel_is_fast(rng):
     start = time.perf_counter()
     downscale(image, 4)
     assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize("scale, h, w", [(4, 4, 8), (3, 3, 3), (2, 10, 6), (5, 5, 15)])
+def test_borders_extend_symmetrically_even_past_a_tiny_image(scale, h, w):
+    """Reference: each output pixel gathers its taps at input indices mapped onto the image by
+    symmetric extension (... 1 0 | 0 1 ... n-1 | n-1 n-2 ...), repeated as often as needed."""
+    from imgadapt.bench.resize import _taps
+
+    def symmetric(i, n):
+        i = np.mod(i, 2 * n)
+        return np.where(i < n, i, 2 * n - 1 - i)
+
+    offsets, weights = _taps(scale)
+    image = np.random.default_rng(scale).random((h, w))
+    rows = sum(wt * image[symmetric(np.arange(h // scale) * scale + t, h)] for t, wt in zip(offsets, weights))
+    expected = sum(wt * rows[:, symmetric(np.arange(w // scale) * scale + t, w)] for t, wt in zip(offsets, weights))
+    np.testing.assert_allclose(downscale(image, scale), expected, rtol=0, atol=1e-12)
