@@ -639,13 +639,13 @@ def load(name: str | None = None, *, task: str | None = None, providers=None, th
     return load_from(_registry, name, task=task, providers=providers, threads=threads, tile=tile, strict=strict)
 
 
-def load_from(registry: Registry, name: str | None = None, *, task: str | None = None, **options) -> Model:
-    """:func:`load` from the cards of ``registry`` rather than the installed ones (tests and tools)."""
-    card = registry.resolve(name, task)
+def load_from(cards: Registry, name: str | None = None, *, task: str | None = None, **options) -> Model:
+    """:func:`load` from ``cards`` rather than the installed models (tests and tools)."""
+    card = cards.resolve(name, task)
     cls = _CLASSES.get(card["task"])
     if cls is None:
         raise UnknownNameError(f"model {card['name']!r} has unknown task {card['task']!r}")
-    return cls(card, registry=registry, **options)
+    return cls(card, registry=cards, **options)
 
 
 def default_upscaler(scale: int) -> str:

@@ -97,7 +97,7 @@ def steering_matrix(theta: torch.Tensor, order: int) -> torch.Tensor:
     """
     c, s = torch.cos(theta), torch.sin(theta)
     rows = steering_terms(order)
-    out = theta.new_zeros(*theta.shape, len(rows), len(rows))
+    out = c.new_zeros(*theta.shape, len(rows), len(rows))
     for r, terms in enumerate(rows):
         for (a, b), cols in terms:
             for col, k in cols:

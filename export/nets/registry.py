@@ -73,9 +73,11 @@ def register(name: str, *, kind: str, trainer: str | None = None, description: s
     return wrap
 
 
-def register_variant(name: str, of: str, **config) -> None:
-    """Register ``name``: the architecture ``of`` built with ``config``, trained by the same trainer."""
-    _ENTRIES[name] = replace(_ENTRIES[of], name=name, variant_of=of, config=MappingProxyType(config))
+def register_variant(name: str, of: str, *, description: str = "", **config) -> None:
+    """Register ``name``: the architecture ``of`` built with ``config``, trained by the same trainer (its
+    card description its own, not the base's)."""
+    _ENTRIES[name] = replace(_ENTRIES[of], name=name, variant_of=of, config=MappingProxyType(config),
+                             description=description)
 
 
 def get(name: str) -> Architecture:

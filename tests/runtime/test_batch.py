@@ -25,6 +25,7 @@ def batched(tmp_path, monkeypatch):
     import imgadapt._model as m
 
     monkeypatch.setattr(m, "_registry", Registry([tmp_path]))
+    monkeypatch.setattr(m, "_loaded_models", {})
     return tmp_path
 
 

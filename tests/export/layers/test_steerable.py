@@ -129,3 +129,8 @@ def test_wrong_input_channels_say_what_was_expected():
 def test_doctests():
     result = doctest.testmod(steerable_module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_integer_angles_give_a_float_steering_matrix():
+    s = steering_matrix(torch.tensor([0, 1]), 1)
+    assert s.dtype == torch.float32 and torch.allclose(s[0], torch.eye(3))

@@ -51,3 +51,11 @@ def test_every_trainable_edge_architecture_describes_itself_in_its_entry(name):
     assert description.endswith(".") and len(description) > 40
     if name.endswith("-plain"):
         assert description.startswith(f"Plain-convolution ablation of {name[:-len('-plain')]} ")
+
+
+def test_a_variant_does_not_inherit_its_base_description(monkeypatch):
+    from export.nets import registry
+
+    monkeypatch.setattr(registry, "_ENTRIES", dict(registry._ENTRIES))
+    registry.register_variant("edges/gd-col-test-variant", "edges/gd-col", features=4)
+    assert nets.get("edges/gd-col").description and nets.get("edges/gd-col-test-variant").description == ""
