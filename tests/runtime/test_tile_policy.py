@@ -189,12 +189,14 @@ def test_memory_estimate_follows_strides_and_frees_dead_tensors():
 
 def test_memory_estimate_of_the_shipped_models_is_plausible():
     """Measured with the resident-set high-water mark of whole-frame runs (2 MP, CPU): between 32 and 200
-    floats per pixel, 427 for sr/pafu-espcn-x3 (its PAFU output evaluates all 16 kernels at 9
-    sub-pixels each); the estimates lie within 0.6 and 1.4 times those (see imgadapt._budget)."""
+    floats per pixel, about 400 for sr/pafu-espcn-x3 (its PAFU output evaluates all 16 kernels at 9
+    sub-pixels each), 360 and 560 for sr/pafu-linear-x3 and -x4 (27 and 25 kernels at 9 and 16
+    sub-pixels); the estimates lie within 0.6 and 1.4 times those, and at about twice them for the
+    two linear upscalers (see imgadapt._budget): an over-estimate only makes tiles smaller."""
     for name in imgadapt.list_models():
         model = imgadapt.load(name, providers=["cpu"])
         estimate = _budget.floats_per_pixel(model._registry.verified_bytes(model.card), model.in_channels)
-        assert 15 < estimate < 600, (name, estimate)
+        assert 15 < estimate < 1500, (name, estimate)
 
 
 def test_a_frame_within_one_fixed_tile_runs_whole_without_asking(installed, rng, monkeypatch):
