@@ -16,6 +16,8 @@ largest size; a fixed mask keeps that padding ring exactly zero.
 """
 from __future__ import annotations
 
+import math
+
 import copy
 from typing import Optional, Sequence, Union
 
@@ -478,6 +480,31 @@ class PAFU(nn.Module):
         share = hard.mean((0, 2, 3))
         probability = logits.softmax(1).mean((0, 2, 3))
         return self.num_kernels * (share * probability).sum()
+
+    def selection_information_loss(self) -> torch.Tensor:
+        """Confident and balanced selection, from the last training-mode pass: ``log n - H(mean p) +
+        mean H(p)``, with ``p`` the per-pixel softmax of the logits and ``H`` the entropy (nats).
+
+        It is 0 when every pixel is sure of its kernel and the kernels share the pixels equally, and
+        ``log n`` both when one kernel takes every pixel and when every pixel's scores are flat.
+        :meth:`usage_balance_loss` is also satisfied by flat scores, under which the Gumbel samples
+        spread over the group in training while the argmax at inference can still pick one kernel
+        everywhere; this term rules that out (maximising the mutual information between pixels and
+        kernels).
+
+        Returns:
+            A scalar tensor; zero before the first training-mode forward pass.
+        """
+        last = getattr(self, "_last_selection", None)
+        if last is None:
+            return self.weight.new_zeros(())
+        _, logits = last
+        log_p = logits.log_softmax(1)
+        p = log_p.exp()
+        mean = p.mean((0, 2, 3))
+        marginal = -(mean * mean.clamp_min(1e-12).log()).sum()
+        pixel = -(p * log_p).sum(1).mean()
+        return math.log(self.num_kernels) - marginal + pixel
 
     def release_selection(self) -> None:
         """Drop the selection kept for :meth:`usage_balance_loss` (it holds the step's graph); call

@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--usage-balance", type=float, default=0.0,
                         help="networks: weight of the load-balance loss of PAFUs trained end to end (keeps "
                              "their selection from collapsing onto one kernel; 0: off)")
+    parser.add_argument("--selection-information", type=float, default=0.0,
+                        help="networks: weight of the selection-information loss of PAFUs trained end to end "
+                             "(confident per-pixel choices shared evenly by the kernels, so the argmax at "
+                             "inference stays adaptive; 0: off)")
     parser.add_argument("--bsds-threshold", type=float, default=0.3,
                         help="edges on BSDS500 (--data a BSDS500 folder): share of annotators at which a pixel is a "
                              "boundary; pixels marked by fewer are left out of the loss")

@@ -79,7 +79,8 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
                   jitter: float = 0.05, exposure=(1.0, 1.0), scales=(1.0, 0.7, 0.5, 0.35, 0.25),
                   balance: float | None = 5e-6, checkpoint: Path | None = None, log_every: int = 50,
                   fixed_pafu: bool = True, batch_fn=None, loss_fn=None, deadline: float | None = None,
-                  device: str | torch.device = "cpu", usage_balance: float = 0.0, fit_steps: bool = False) -> dict:
+                  device: str | torch.device = "cpu", usage_balance: float = 0.0, fit_steps: bool = False,
+                  selection_information: float = 0.0) -> dict:
     """AdamW with a one-cycle schedule on the error of the output.
 
     Batches are demosaicking crops (:func:`make_batch`) unless ``batch_fn(rng)`` gives
@@ -98,7 +99,9 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
     network trains in channels-last layout (twice as fast for the envelopes' depthwise
     convolutions on a CPU). Without ``fixed_pafu``, PAFUs train whole: straight-through
     Gumbel-softmax selection and the decorrelation penalty, plus ``usage_balance`` times their
-    load-balance loss (:meth:`~export.layers.pafu.PAFU.usage_balance_loss`). A checkpoint is written every
+    load-balance loss (:meth:`~export.layers.pafu.PAFU.usage_balance_loss`) and ``selection_information``
+    times their selection-information loss (:meth:`~export.layers.pafu.PAFU.selection_information_loss`).
+    A checkpoint is written every
     ``log_every`` steps and training resumes from it. Batches are made on the CPU and trained on
     ``device``. Past ``deadline`` (a ``time.monotonic()`` value) the checkpoint is written and
     :class:`TimeBudgetReached` raised: the same call resumes where it stopped. With ``fit_steps``
@@ -174,6 +177,8 @@ def train_network(model: torch.nn.Module, images, *, steps: int, batch: int = 16
             total = total + decorrelation * sum(p.decorrelation_loss() for p in trained)
             if usage_balance:
                 total = total + usage_balance * sum(p.usage_balance_loss() for p in trained)
+            if selection_information:
+                total = total + selection_information * sum(p.selection_information_loss() for p in trained)
         opt.zero_grad()
         total.backward()
         opt.step()
@@ -233,7 +238,7 @@ def run_options(args) -> dict:
     """How a network trains, beyond what it learns: device, time budget and loss."""
     deadline = time.monotonic() + 60 * args.minutes if args.minutes else None
     options = {"device": training_device(args.device), "deadline": deadline, "fit_steps": args.fit_steps,
-               "usage_balance": args.usage_balance}
+               "usage_balance": args.usage_balance, "selection_information": args.selection_information}
     if args.loss == "l1":
         options["loss_fn"] = l1_loss
     elif args.loss == "mse":

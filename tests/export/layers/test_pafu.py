@@ -1,5 +1,6 @@
 """Tests of the Pixel Adaptive Filtering Unit (export/layers/pafu.py)."""
 import doctest
+import math
 
 import numpy as np
 import pytest
@@ -340,3 +341,49 @@ def test_usage_balance_loss_spreads_a_collapsed_selection():
         loss.backward()
         opt.step()
     assert shares[0] > 0.7 and max(shares[-5:]) < 0.5
+
+
+def test_selection_information_loss_is_zero_when_confident_and_balanced_and_log_n_otherwise():
+    layer = PAFU(1, 1, (3,) * 4, selector_channels=4).train()
+    assert float(layer.selection_information_loss()) == 0.0  # nothing selected yet
+    onehot = torch.eye(4)[torch.arange(64) % 4].T.reshape(1, 4, 8, 8)
+    layer._last_selection = (onehot, 60.0 * onehot)  # each pixel sure, each kernel a quarter
+    assert float(layer.selection_information_loss()) == pytest.approx(0.0, abs=1e-6)
+    layer._last_selection = (onehot, torch.zeros(1, 4, 8, 8))  # flat scores
+    assert float(layer.selection_information_loss()) == pytest.approx(math.log(4), rel=1e-6)
+    one = torch.zeros(1, 4, 8, 8)
+    one[:, 0] = 60.0
+    layer._last_selection = (onehot, one)  # one kernel everywhere, surely
+    assert float(layer.selection_information_loss()) == pytest.approx(math.log(4), rel=1e-5)
+    p = torch.tensor([0.7, 0.1, 0.1, 0.1])  # the same scores at every pixel: H(mean) = H(p)
+    layer._last_selection = (onehot, p.log().view(1, 4, 1, 1).expand(1, 4, 8, 8))
+    assert float(layer.selection_information_loss()) == pytest.approx(math.log(4), rel=1e-6)
+
+
+def test_selection_information_makes_the_inference_choice_adaptive():
+    """Nearly flat scores with a slight lean to kernel 0: the Gumbel samples of training spread over
+    the group (the balance loss is at its minimum) while the argmax at inference picks kernel 0
+    everywhere. Trained on the selection-information loss, the argmax uses the group."""
+    torch.manual_seed(0)
+    layer = PAFU(1, 1, (3,) * 4, selector_channels=8).train()
+    with torch.no_grad():
+        layer.selector[-1].weight.mul_(1e-3)
+        layer.selector[-1].bias.copy_(torch.tensor([0.05, 0.0, 0.0, 0.0]))
+    x = torch.rand(4, 1, 12, 12)
+
+    def shares():
+        return torch.bincount(layer.logits(x).argmax(1).flatten(), minlength=4).double() / x[:, 0].numel()
+
+    layer(x)
+    assert float(layer.usage_balance_loss()) == pytest.approx(1.0, abs=0.05)
+    assert float(layer.selection_information_loss()) == pytest.approx(math.log(4), abs=0.01)
+    assert float(shares()[0]) == 1.0
+    opt = torch.optim.Adam(layer.selector.parameters(), lr=0.03)
+    for _ in range(150):
+        layer(x)
+        loss = layer.selection_information_loss()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        layer.release_selection()
+    assert float(loss) < 0.5 and int((shares() > 0.1).sum()) >= 3
