@@ -473,10 +473,9 @@ class PAFU(nn.Module):
         Returns:
             A scalar tensor; zero before the first training-mode forward pass.
         """
-        last = getattr(self, "_last_selection", None)
-        if last is None:
+        if self._kept_selection() is None:
             return self.weight.new_zeros(())
-        hard, logits = last
+        hard, logits = self._kept_selection()
         share = hard.mean((0, 2, 3))
         probability = logits.softmax(1).mean((0, 2, 3))
         return self.num_kernels * (share * probability).sum()
@@ -495,16 +494,19 @@ class PAFU(nn.Module):
         Returns:
             A scalar tensor; zero before the first training-mode forward pass.
         """
-        last = getattr(self, "_last_selection", None)
-        if last is None:
+        if self._kept_selection() is None:
             return self.weight.new_zeros(())
-        _, logits = last
+        _, logits = self._kept_selection()
         log_p = logits.log_softmax(1)
         p = log_p.exp()
         mean = p.mean((0, 2, 3))
         marginal = -(mean * mean.clamp_min(1e-12).log()).sum()
         pixel = -(p * log_p).sum(1).mean()
         return math.log(self.num_kernels) - marginal + pixel
+
+    def _kept_selection(self):
+        """``(one-hot choice, logits)`` of the last training-mode pass, or ``None``."""
+        return getattr(self, "_last_selection", None)
 
     def release_selection(self) -> None:
         """Drop the selection kept for :meth:`usage_balance_loss` (it holds the step's graph); call
