@@ -16,9 +16,8 @@ largest size; a fixed mask keeps that padding ring exactly zero.
 """
 from __future__ import annotations
 
-import math
-
 import copy
+import math
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -473,9 +472,10 @@ class PAFU(nn.Module):
         Returns:
             A scalar tensor; zero before the first training-mode forward pass.
         """
-        if self._kept_selection() is None:
+        kept = self._kept_selection()
+        if kept is None:
             return self.weight.new_zeros(())
-        hard, logits = self._kept_selection()
+        hard, logits = kept
         share = hard.mean((0, 2, 3))
         probability = logits.softmax(1).mean((0, 2, 3))
         return self.num_kernels * (share * probability).sum()
@@ -494,9 +494,10 @@ class PAFU(nn.Module):
         Returns:
             A scalar tensor; zero before the first training-mode forward pass.
         """
-        if self._kept_selection() is None:
+        kept = self._kept_selection()
+        if kept is None:
             return self.weight.new_zeros(())
-        _, logits = self._kept_selection()
+        _, logits = kept
         log_p = logits.log_softmax(1)
         p = log_p.exp()
         mean = p.mean((0, 2, 3))

@@ -173,19 +173,12 @@ class DynamicSteerableConv(nn.Module):
         """
         b, _, h, w = phi.shape
         phi = phi.reshape(b, self.in_channels, self.derivs, h, w)
-        c, s = torch.cos(theta), torch.sin(theta)
-        powers: dict = {}
-
-        def monomial(a: int, e: int) -> torch.Tensor | None:
-            if (a, e) not in powers:
-                if a:
-                    powers[(a, e)] = c if (a, e) == (1, 0) else monomial(a - 1, e) * c
-                elif e:
-                    powers[(a, e)] = s if e == 1 else monomial(0, e - 1) * s
-                else:
-                    powers[(a, e)] = None  # the constant 1
-            return powers[(a, e)]
-
+        cos, sin = [None, torch.cos(theta)], [None, torch.sin(theta)]  # powers 0 (None: the constant 1), 1, ...
+        for _ in range(self.order - 1):
+            cos.append(cos[-1] * cos[1])
+            sin.append(sin[-1] * sin[1])
+        monomials = {(a, e): cos[a] if not e else sin[e] if not a else cos[a] * sin[e]
+                     for terms in self._terms for (a, e), _ in terms}
         steered = []
         for terms in self._terms:
             total = None
@@ -194,7 +187,7 @@ class DynamicSteerableConv(nn.Module):
                 for col, k in cols:
                     term = phi[:, :, col] if k == 1 else k * phi[:, :, col]
                     combined = term if combined is None else combined + term
-                m = monomial(a, e)
+                m = monomials[(a, e)]
                 combined = combined if m is None else m * combined
                 total = combined if total is None else total + combined
             steered.append(total)
