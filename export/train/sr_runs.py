@@ -68,6 +68,8 @@ def train_sr_net(args, argv) -> dict:
     if plain:  # the linear path of the ablation: the least-squares 5x5 convolution, frozen like the PAFU one
         solve_conv(model.skip, *make_sr_dataset(images, args.crops, size, s, args.seed, scales))
         model.skip.weight.requires_grad_(False)
+        if args.init:
+            log.info("body from %s: %s", args.init, ", ".join(start_body_from(model, args.init)))
     else:
         linear = PafuLinearSR(s, **state["config"])
         linear.load_state_dict(state["state_dict"])
@@ -94,9 +96,26 @@ def train_sr_net(args, argv) -> dict:
         "receptive_field": model.receptive_field, "default_rank": 0 if plain else 2,
         "train": {"command": record_command(argv, summary["steps"]), "data": portable(args.data), "seed": args.seed,
                   "linear_path": (f"least-squares 5x5 convolution over {args.crops} crops, frozen" if plain else
-                                  f"{portable(args.init)}, frozen"), **summary},
+                                  f"{portable(args.init)}, frozen"),
+                  **({"body_from": portable(args.init)} if plain and args.init else {}), **summary},
     }
     return _ship_sr(model, card, args, config)
+
+
+def start_body_from(model, path) -> list[str]:
+    """Copy the embedding and hidden convolutions of a trained plain network (any scale, same
+    features and depth) into ``model``; the linear path and the output layer, which depend on the
+    scale, keep their own start. Returns the names copied."""
+    state = torch.load(path, weights_only=False)
+    own = model.state_dict()
+    body = {k: v for k, v in state["state_dict"].items() if not k.startswith(("skip.", "out."))}
+    mismatched = [k for k, v in body.items() if k not in own or own[k].shape != v.shape]
+    missing = [k for k in own if not k.startswith(("skip.", "out.")) and k not in body]
+    if mismatched or missing:
+        raise InputValueError(f"--init {path}: expected a plain network with the same features and depth, "
+                              f"got mismatched {mismatched or 'none'} and missing {missing or 'none'}")
+    model.load_state_dict(body, strict=False)
+    return sorted(body)
 
 
 def _ship_sr(model, card: dict, args, config: dict) -> dict:

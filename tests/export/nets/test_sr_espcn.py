@@ -83,3 +83,20 @@ def test_depth_adds_3x3_layers_and_widens_the_receptive_field():
     y[..., :15 - r, :] = torch.rand_like(y[..., :15 - r, :])
     with torch.no_grad():
         torch.testing.assert_close(deep.eval()(x)[..., 30:32, :], deep(y)[..., 30:32, :])
+
+
+def test_plain_body_starts_from_another_scale(tmp_path):
+    from export.train.sr_runs import start_body_from
+    from imgadapt.errors import InputValueError
+
+    x2 = create("sr/pafu-espcn-plain-x2", depth=3)
+    torch.save({"state_dict": x2.state_dict()}, tmp_path / "x2.pt")
+    x4 = create("sr/pafu-espcn-plain-x4", depth=3)
+    out_before = x4.out.weight.clone()
+    copied = start_body_from(x4, tmp_path / "x2.pt")
+    assert "embed.weight" in copied and "extra.0.weight" in copied
+    assert not any(k.startswith(("skip.", "out.")) for k in copied)
+    assert torch.equal(x4.refine.weight, x2.refine.weight) and torch.equal(x4.extra[0].bias, x2.extra[0].bias)
+    assert torch.equal(x4.out.weight, out_before)
+    with pytest.raises(InputValueError, match="same features and depth"):
+        start_body_from(create("sr/pafu-espcn-plain-x4", depth=2), tmp_path / "x2.pt")
