@@ -162,6 +162,12 @@ def from_float(image: np.ndarray, dtype: np.dtype, white_level: float | None = N
     return out
 
 
+def full_scale(dtype) -> float:
+    """The value of full scale of ``dtype``: its maximum for unsigned integers, 1.0 for floats."""
+    dtype = np.dtype(dtype)
+    return float(np.iinfo(dtype).max) if dtype.kind == "u" else 1.0
+
+
 def check_choice(value: str, choices: Iterable[str], what: str) -> str:
     """Return ``value`` if it is one of ``choices``, else raise with close matches suggested."""
     choices = list(choices)

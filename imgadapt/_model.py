@@ -29,7 +29,8 @@ import cv2
 import numpy as np
 
 from . import bayer, _budget, _chain, _graphs, _nms, _session
-from ._checks import check_bool_option, check_image, check_int_option, check_white_level, from_float, to_float
+from ._checks import (check_bool_option, check_image, check_int_option, check_white_level, from_float,
+                      full_scale, to_float)
 from .errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError, UnknownNameError
 from ._registry import Registry, public_card
 from ._tiling import REFLECT_101, REPLICATE, border_index, fill_window, spans, take_window
@@ -503,7 +504,7 @@ class DemosaicModel(Model):
         dtype = frames[0].dtype
         white = None if options["white_level"] is None else float(options["white_level"])  # checked by _check
         integer = dtype.kind == "u"
-        full = float(np.iinfo(dtype).max) if integer else 1.0
+        full = full_scale(dtype)
         level = white if white is not None else full
         # shifted and padded to read RGGB from the top-left with sides divisible by `multiple`
         top, left = bayer.rggb_offset(options["pattern"])
@@ -524,8 +525,7 @@ def _replicated(image: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.nda
 def _image_job(model: Model, frame: np.ndarray, clip: bool, out_dtype) -> _Job:
     """The job of a gray or BGR image through an RGB (3-channel) or gray (1-channel) network."""
     dtype = frame.dtype
-    integer = dtype.kind == "u"
-    full = float(np.iinfo(dtype).max) if integer else 1.0
+    full = full_scale(dtype)
     layout = _graphs.BGR if frame.ndim == 3 else _graphs.GRAY
     out_dtype = np.dtype(out_dtype)
     if layout == _graphs.BGR and model.in_channels == 3:

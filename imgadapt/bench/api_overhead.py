@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from .. import _session
+from .._checks import full_scale
 from .timing import interleaved
 from .._model import DEFAULT_TILE, _gray_into, check_model_arg, default_upscaler, load, registry
 
@@ -68,8 +69,7 @@ def _public(task: str, name: str, scale: int) -> Callable:
 
 def graph_input(model, frame: np.ndarray) -> np.ndarray:
     """The network's ``(1, C, H, W)`` float32 input for ``frame``, unpadded (an RGGB mosaic as it is)."""
-    full = float(np.iinfo(frame.dtype).max) if frame.dtype.kind == "u" else 1.0
-    scale = 1.0 / full
+    scale = 1.0 / full_scale(frame.dtype)
     if frame.ndim == 2:
         x = np.empty((1, 1) + frame.shape, np.float32)
         np.multiply(frame, np.float32(scale), out=x[0, 0]) if frame.dtype.kind == "u" else np.copyto(x[0, 0], frame)

@@ -23,11 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import full_scale
+
 STAGES = ("scale", "demosaic", "highlights", "exposure", "colour+curve", "orient")
-
-
-def _full_scale(image: np.ndarray) -> float:
-    return float(np.iinfo(image.dtype).max) if image.dtype.kind == "u" else 1.0
 
 
 def profile_file(path: str, model, repeats: int = 5, dtype: str = "uint16", highlights: str = "clip") -> dict:
@@ -84,7 +82,7 @@ def profile_file(path: str, model, repeats: int = 5, dtype: str = "uint16", high
         "demosaic model / libraw postprocess": median["  demosaic"] / median["libraw postprocess"],
         "demosaic share of develop": median["  demosaic"] / median["imgadapt develop"],
         # brightness: the mean level of the default development against LibRaw's (8-bit) default
-        "mean level / libraw default": (float(out.mean()) / _full_scale(out)) / (float(reference.mean()) / 255),
+        "mean level / libraw default": (float(out.mean()) / full_scale(out.dtype)) / (float(reference.mean()) / 255),
     }
     h, w = image.mosaic.shape
     return {"file": str(path), "megapixels": round(h * w / 1e6, 2), "seconds": median, "ratios": ratios,

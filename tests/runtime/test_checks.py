@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from imgadapt._checks import check_choice, check_image, from_float, to_float
+from imgadapt._checks import check_choice, check_image, from_float, full_scale, to_float
 from imgadapt.errors import InputDtypeError, InputShapeError, InputSizeError, InputValueError, UnknownNameError
 
 
@@ -92,3 +92,9 @@ def test_float_values_outside_unit_range():
     assert check_image(ramp, unit_range=False) is ramp  # measuring tools take any finite values
     with pytest.raises(InputValueError, match="finite"):
         check_image(np.array([[0.0, np.nan]]), unit_range=False)
+
+
+@pytest.mark.parametrize("dtype,expected", [(np.uint8, 255.0), (np.uint16, 65535.0), (np.float32, 1.0),
+                                            (np.float64, 1.0)])
+def test_full_scale(dtype, expected):
+    assert full_scale(dtype) == expected
