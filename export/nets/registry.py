@@ -28,6 +28,8 @@ class Architecture:
         config: the options a variant adds.
         description: what its card says it is, for trainers that do not compose one from the trained
             configuration.
+        default_rank: its card's ``default_rank``: ``imgadapt`` serves the highest-ranked installed model
+            of a task (and scale) when none is named, so the most accurate measured model ranks highest.
     """
 
     name: str
@@ -37,6 +39,7 @@ class Architecture:
     variant_of: str | None = None
     config: Mapping = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
+    default_rank: int = 0
 
     @property
     def task(self) -> str:
@@ -52,7 +55,8 @@ class Architecture:
 
     def card(self) -> dict:
         """The fields every card of this architecture starts with."""
-        return {"name": self.name, "arch": self.arch, "task": self.task, "kind": self.kind}
+        return {"name": self.name, "arch": self.arch, "task": self.task, "kind": self.kind,
+                "default_rank": self.default_rank}
 
     def train(self, args, argv: list[str]) -> dict:
         """Run its trainer; returns the card of the shipped model."""
@@ -65,10 +69,10 @@ class Architecture:
 _ENTRIES: dict[str, Architecture] = {}
 
 
-def register(name: str, *, kind: str, trainer: str | None = None, description: str = ""):
+def register(name: str, *, kind: str, trainer: str | None = None, description: str = "", default_rank: int = 0):
     """Decorator: register ``build`` under ``name``."""
     def wrap(build: Callable[..., nn.Module]):
-        _ENTRIES[name] = Architecture(name, build, kind, trainer, description=description)
+        _ENTRIES[name] = Architecture(name, build, kind, trainer, description=description, default_rank=default_rank)
         return build
     return wrap
 
@@ -77,7 +81,7 @@ def register_variant(name: str, of: str, *, description: str = "", **config) -> 
     """Register ``name``: the architecture ``of`` built with ``config``, trained by the same trainer (its
     card description its own, not the base's)."""
     _ENTRIES[name] = replace(_ENTRIES[of], name=name, variant_of=of, config=MappingProxyType(config),
-                             description=description)
+                             description=description, default_rank=0)
 
 
 def get(name: str) -> Architecture:

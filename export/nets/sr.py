@@ -132,12 +132,13 @@ class PafuEspcn(nn.Module):
 from .registry import register  # noqa: E402
 
 _NET, _LINEAR = "export.train.sr_runs:train_sr_net", "export.train.sr_runs:train_sr_linear"
+# The plain networks are the defaults: on val/ they beat their PAFU counterparts at every scale.
 for _scale in (2, 3, 4):
-    register(f"sr/pafu-espcn-x{_scale}", kind="nonlinear", trainer=_NET)(
+    register(f"sr/pafu-espcn-x{_scale}", kind="nonlinear", trainer=_NET, default_rank=2)(
         lambda _s=_scale, **kw: PafuEspcn(_s, **kw))
-    register(f"sr/pafu-espcn-plain-x{_scale}", kind="nonlinear", trainer=_NET)(
+    register(f"sr/pafu-espcn-plain-x{_scale}", kind="nonlinear", trainer=_NET, default_rank=3)(
         lambda _s=_scale, **kw: PafuEspcn(_s, **{**kw, "plain": True}))
-    register(f"sr/pafu-linear-x{_scale}", kind="linear", trainer=_LINEAR)(
+    register(f"sr/pafu-linear-x{_scale}", kind="linear", trainer=_LINEAR, default_rank=1)(
         lambda _s=_scale, **kw: PafuLinearSR(_s, **kw))
 register("sr/pafu-espcn-tiny-x2", kind="nonlinear")(
     lambda **kw: PafuEspcn(2, **{"features": 4, "kernels": 3, "radius": 1, "selector_channels": 4,

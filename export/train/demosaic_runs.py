@@ -12,6 +12,7 @@ import torch
 from imgadapt.errors import InputValueError
 
 from .. import nets
+from ..layers.families import layer_families
 from ..onnx.ship import ship, write_card
 from .data import load_folder
 from .network import run_options, training_device
@@ -31,10 +32,10 @@ def train_demosaic_linear(args, argv) -> dict:
         seed=args.seed, scales=args.scales, balance=args.balance or None, prune_below=args.prune_below or None))
     cfg = linear_config(model)
     card = {
-        **nets.get(args.name).card(), "layers": ["pafu"],
+        **nets.get(args.name).card(), "layers": layer_families(model),
         "description": "Linear PAFU demosaicking: per 2x2 block, a selector on structure-tensor features "
                        "picks one of a group of least-squares kernels on the packed RGGB mosaic.",
-        "input": MOSAIC_INPUT, "receptive_field": model.receptive_field, "default_rank": 1,
+        "input": MOSAIC_INPUT, "receptive_field": model.receptive_field,
         "train": linear_train_record(args, argv, history, restarts),
         "config": cfg,
     }
@@ -136,9 +137,8 @@ def train_demosaic_net(args, argv) -> dict:
     calib = calibration_crops(lambda rng: (*make_batch(images, 16, args.patch, rng, noise, args.pad,
                                                        scales=args.scales), args.pad), args.seed)
     exported, shrink = shrink_if_harmless(model, *calib)
-    layers = [] if plain else ["pafu"] if model.plain_body else ["pafu", "envelope"]
     card = {
-        **entry.card(), "layers": layers,
+        **entry.card(), "layers": layer_families(model),
         "description": ("Plain-convolution ablation of pafu-net." if plain else
                         "PAFU input layer (linear estimate plus features) and a residual body of plain 3x3 "
                         "convolutions on the packed RGGB mosaic" if model.plain_body else
@@ -146,7 +146,6 @@ def train_demosaic_net(args, argv) -> dict:
                         "envelope (disentangled) 3x3 convolutions on the packed RGGB mosaic")
                        + (" Trained on mosaics with heteroscedastic noise (joint denoising)." if noise else ""),
         "input": MOSAIC_INPUT, "receptive_field": exported.receptive_field,
-        "default_rank": 0,  # the linear model stays the default: 1 dB over LibRaw AHD at several times its speed
         "train": {"command": record_command(argv, summary["steps"]), "data": portable(args.data), "seed": args.seed,
                   "init": portable(args.init) if args.init else None, "init_train": init_train(args.init),
                   "noise": noise, **summary},

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from imgadapt.errors import InputValueError
 
 from .. import nets
+from ..layers.families import layer_families
 from .scenes import MANIFEST, boundary_scene, load_sources
 from .data import IGNORED
 
@@ -145,8 +146,6 @@ def _edges_metrics(name: str, other: str, rows: list[dict], val: Path) -> dict:
     return metrics
 
 
-DEFAULT_RANK = {"edges/gd-col": 2}  # the most accurate model is the default
-
 def train_edges(args, argv) -> dict:
     """``imgadapt train edges/...``: train on scenes from ``--data`` (and ``--textures``), ship, evaluate."""
     from ..onnx.ship import ship
@@ -154,7 +153,6 @@ def train_edges(args, argv) -> dict:
     from .network import train_network
 
     model = nets.create(args.name)
-    plain = model.plain
     if args.init:  # fine-tuning: a further one-cycle schedule from a trained network of this architecture
         state = torch.load(args.init, weights_only=False)
         if state.get("arch") != args.name:
@@ -186,15 +184,12 @@ def train_edges(args, argv) -> dict:
                             **{**run_options(args), "loss_fn": balanced_bce})
     for key in ("jitter", "exposure", "scales", "balance", "kernel_lr_scale"):
         summary.pop(key, None)
-    layers = [] if plain else ["gaussian_derivative", "pafu" if "pafu" in args.name else "col"]
-    if getattr(model, "dynamic", False):
-        layers.append("steerable")
     card = {
-        **nets.get(args.name).card(), "layers": layers,
+        **nets.get(args.name).card(), "layers": layer_families(model),
         "description": nets.get(args.name).description,
         "input": {"channels": 1, "multiple": model.multiple, "colour": "gray (OpenCV BGR2GRAY of a colour image)",
                   "range": "0-1 float, 8-bit trained"},
-        "receptive_field": model.receptive_field, "default_rank": 0 if plain else DEFAULT_RANK.get(args.name, 1),
+        "receptive_field": model.receptive_field,
         "train": {"command": command(argv, summary["steps"]), "data": portable(args.data),
                   "textures": portable(args.textures) if args.textures else None, "seed": args.seed,
                   **data_record, "loss": LOSS, **summary,

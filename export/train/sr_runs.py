@@ -12,6 +12,7 @@ import torch
 from imgadapt.errors import InputValueError
 
 from .. import nets
+from ..layers.families import layer_families
 from ..onnx.ship import ship, write_card
 from .data import load_folder
 from .network import run_options
@@ -33,13 +34,13 @@ def train_sr_linear(args, argv) -> dict:
     cfg = linear_config(model)
     s = model.scale
     card = {
-        **nets.get(args.name).card(), "layers": ["pafu"], "scale": s,
+        **nets.get(args.name).card(), "layers": layer_families(model), "scale": s,
         "description": f"Linear PAFU x{s} super-resolution (a learned RAISR): per low-resolution pixel, a selector "
                        "on structure-tensor features picks one of a group of least-squares kernels that maps the "
                        f"pixel's neighbourhood to its {s * s} high-resolution sub-pixels.",
         "input": {"channels": 1, "colour": "luma (BT.601 Y); chroma by bicubic interpolation",
                   "range": "0-1 float, 8-bit trained"},
-        "receptive_field": model.receptive_field, "default_rank": 1,
+        "receptive_field": model.receptive_field,
         "train": {**linear_train_record(args, argv, history, restarts), "scales": list(scales)},
         "config": cfg,
     }
@@ -85,7 +86,7 @@ def train_sr_net(args, argv) -> dict:
         summary.pop(key, None)
     card = {
         **nets.get(args.name).card(), "scale": s,
-        "layers": [] if plain else ["pafu"],
+        "layers": layer_families(model),
         "description": (f"Plain-convolution ablation of sr/pafu-espcn-x{s}: a 3x3 convolution in place of the PAFU "
                         "output, a least-squares 5x5 convolution as the linear path." if plain else
                         f"ESPCN-style x{s} super-resolution: a rectified 5x5-3x3-3x3 embedding (32 maps) of the "
@@ -93,7 +94,7 @@ def train_sr_net(args, argv) -> dict:
                         f"embeddings correct the linear PAFU upscaler (sr/pafu-linear-x{s}); depth-to-space."),
         "input": {"channels": 1, "colour": "luma (BT.601 Y); chroma by bicubic interpolation",
                   "range": "0-1 float, 8-bit trained"},
-        "receptive_field": model.receptive_field, "default_rank": 0 if plain else 2,
+        "receptive_field": model.receptive_field,
         "train": {"command": record_command(argv, summary["steps"]), "data": portable(args.data), "seed": args.seed,
                   "linear_path": (f"least-squares 5x5 convolution over {args.crops} crops, frozen" if plain else
                                   f"{portable(args.init)}, frozen"),

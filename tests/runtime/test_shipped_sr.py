@@ -55,3 +55,15 @@ def test_dtypes_and_tiny_sizes(name, shape, dtype):
     out = imgadapt.upscale(img, scale=s, model=name)
     assert out.dtype == dtype and out.shape == (shape[0] * s, shape[1] * s) + shape[2:]
     assert np.abs(out.astype(np.float64) / full - 0.5).max() < 0.02
+
+
+@pytest.mark.parametrize("scale", sorted({int(Registry().cards[n]["scale"]) for n in SR}))
+def test_the_default_upscaler_is_the_most_accurate_on_the_latest_validation(scale):
+    # cards measured on the same (largest) image list are comparable; an older card measured on an
+    # earlier, smaller set is left out
+    from imgadapt._model import default_upscaler
+
+    cards = [Registry().cards[n] for n in SR if int(Registry().cards[n]["scale"]) == scale]
+    latest = max(len(c["metrics"]["images"]) for c in cards)
+    best = max((c["metrics"]["psnr_db"], c["name"]) for c in cards if len(c["metrics"]["images"]) == latest)
+    assert default_upscaler(scale) == best[1]

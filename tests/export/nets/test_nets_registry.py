@@ -1,4 +1,6 @@
 import importlib
+import json
+from pathlib import Path
 
 import pytest
 
@@ -7,6 +9,7 @@ pytest.importorskip("torch")
 from export import nets  # noqa: E402
 from imgadapt.errors import UnknownNameError  # noqa: E402
 
+REPO = Path(__file__).resolve().parents[3]
 TRAINED = ["demosaic/pafu-linear", "demosaic/pafu-net", "demosaic/pafu-net-denoise", "demosaic/pafu-net-plain",
            "demosaic/pafu-net-plain-denoise", "edges/gd-col", "edges/gd-col-lite", "edges/gd-col-lite-plain",
            "edges/gd-col-plain", "edges/gd-dyn", "edges/gd-dyn-static", "edges/gd-pafu", "edges/gd-pafu-plain",
@@ -28,7 +31,7 @@ def test_a_denoise_variant_builds_its_base_architecture_with_a_denoising_head():
     entry = nets.get("demosaic/pafu-net-plain-denoise")
     assert entry.arch == "demosaic/pafu-net-plain" and dict(entry.config) == {"denoise": True}
     assert entry.card() == {"name": "demosaic/pafu-net-plain-denoise", "arch": "demosaic/pafu-net-plain",
-                            "task": "demosaic", "kind": "nonlinear"}
+                            "task": "demosaic", "kind": "nonlinear", "default_rank": 0}
     assert "demosaic/pafu-net-plain-denoise" not in nets.list_architectures()
     assert nets.get("demosaic/pafu-net-tiny").create(denoise=True).denoise
 
@@ -59,3 +62,16 @@ def test_a_variant_does_not_inherit_its_base_description(monkeypatch):
     monkeypatch.setattr(registry, "_ENTRIES", dict(registry._ENTRIES))
     registry.register_variant("edges/gd-col-test-variant", "edges/gd-col", features=4)
     assert nets.get("edges/gd-col").description and nets.get("edges/gd-col-test-variant").description == ""
+
+
+@pytest.mark.parametrize("card", sorted((REPO / "models").glob("*/*.json")), ids=lambda p: p.stem)
+def test_shipped_cards_rank_as_their_registry_entry(card):
+    # retraining writes the entry's rank, so the default a user gets survives a retrained model
+    data = json.loads(card.read_text())
+    assert data["default_rank"] == nets.get(data["name"]).default_rank
+
+
+def test_the_default_upscaler_at_each_scale_is_the_plain_network():
+    ranks = {name: nets.get(name).default_rank for name in TRAINED if name.startswith("sr/")}
+    for s in (2, 3, 4):
+        assert max((r, n) for n, r in ranks.items() if n.endswith(f"-x{s}"))[1] == f"sr/pafu-espcn-plain-x{s}"
