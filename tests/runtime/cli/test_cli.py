@@ -10,6 +10,15 @@ def test_models_listing(installed, capsys):
     assert "demosaic/conv" in capsys.readouterr().out
 
 
+def test_models_listing_marks_the_defaults(capsys):
+    from imgadapt._model import default_upscaler, registry
+
+    assert cli.main(["models"]) == 0
+    marked = {line.split()[1] for line in capsys.readouterr().out.splitlines() if line.startswith("* ") and "/" in line}
+    expected = {registry().default(t)["name"] for t in ("demosaic", "edges")} | {default_upscaler(s) for s in (2, 3, 4)}
+    assert marked == expected and "sr/pafu-espcn-plain-x2" in marked
+
+
 def test_demosaic_batch_reports_failures_and_goes_on(installed, tmp_path, rng):
     src = tmp_path / "in"
     src.mkdir()
