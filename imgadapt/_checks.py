@@ -139,7 +139,7 @@ def to_float(image: np.ndarray, white_level: float | None = None) -> np.ndarray:
     if white_level is not None:
         scale = white_scale(image.dtype, white_level)
     elif image.dtype.kind == "u":
-        scale = float(np.iinfo(image.dtype).max)
+        scale = full_scale(image.dtype)
     else:
         return image.astype(np.float32, copy=False)
     return image.astype(np.float32) * np.float32(1.0 / scale)
@@ -163,7 +163,7 @@ def from_float(image: np.ndarray, dtype: np.dtype, white_level: float | None = N
 
 
 def full_scale(dtype) -> float:
-    """The value of full scale of ``dtype``: its maximum for unsigned integers, 1.0 for floats."""
+    """The value of full scale of ``dtype``: its maximum for unsigned integers, otherwise 1.0."""
     dtype = np.dtype(dtype)
     return float(np.iinfo(dtype).max) if dtype.kind == "u" else 1.0
 

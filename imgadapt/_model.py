@@ -657,6 +657,13 @@ def default_upscaler(scale: int) -> str:
     return reg.default("sr", where=lambda card: int(card.get("scale", 0)) == scale)["name"]
 
 
+def default_name(task: str, scale: int | None = None) -> str:
+    """The model used for ``task`` when none is named (for ``sr``, the one for ``scale``, 2 if ``None``)."""
+    if task == "sr":
+        return default_upscaler(scale or 2)
+    return registry().default(task)["name"]
+
+
 def check_model_arg(model, task: str) -> Model:
     """Accept a loaded :class:`Model` or a name (``None`` = the task's default)."""
     if isinstance(model, Model):

@@ -227,16 +227,17 @@ _BUILDERS = {
                       "more at quarter resolution on its 4x4 means for context, and a PAFU output layer choosing "
                       "one of 8 3x3 kernels per pixel from the fine and context maps; sigmoid probability."),
 }
-_RANKS = {"edges/gd-col": 2}  # the most accurate model is the default
+# The most accurate model is the default; the adaptive models rank above their ablations (0).
+_DEFAULT_RANKS = {"edges/gd-col": 2, "edges/gd-col-lite": 1, "edges/gd-pafu": 1, "edges/gd-dyn": 1}
 for _name, (_build, _description) in _BUILDERS.items():
     register(_name, kind="nonlinear", trainer=_TRAINER, description=_description,
-             default_rank=_RANKS.get(_name, 1))(_build)
+             default_rank=_DEFAULT_RANKS[_name])(_build)
     register(_name + "-plain", kind="nonlinear", trainer=_TRAINER,
              description=f"Plain-convolution ablation of {_name} (same graph, free weights).")(
         lambda _b=_build, **kw: _b(**{**kw, "plain": True}))
 register("edges/gd-col-tiny", kind="nonlinear")(
     lambda **kw: GdColEdges(**{"features": 4, "blocks": 1, "multiplier": 1, "bins": 3, **kw}))
-register("edges/gd-dyn", kind="nonlinear", trainer=_TRAINER, default_rank=1,
+register("edges/gd-dyn", kind="nonlinear", trainer=_TRAINER, default_rank=_DEFAULT_RANKS["edges/gd-dyn"],
          description="edges/gd-col with a half-resolution body of a dynamic steerable residual block (an order-2 "
                      "Gaussian-derivative frame turned per pixel and channel by a 3-layer pose network) and a "
                      "static residual block; sigmoid probability.")(lambda **kw: GdDynEdges(**kw))

@@ -29,7 +29,8 @@ class Architecture:
         description: what its card says it is, for trainers that do not compose one from the trained
             configuration.
         default_rank: its card's ``default_rank``: ``imgadapt`` serves the highest-ranked installed model
-            of a task (and scale) when none is named, so the most accurate measured model ranks highest.
+            of a task (and scale) when none is named. Each ``register`` call says why its rank is what
+            it is (the most accurate model, or a fast one that is good enough).
     """
 
     name: str
@@ -77,11 +78,11 @@ def register(name: str, *, kind: str, trainer: str | None = None, description: s
     return wrap
 
 
-def register_variant(name: str, of: str, *, description: str = "", **config) -> None:
+def register_variant(name: str, of: str, *, description: str = "", default_rank: int = 0, **config) -> None:
     """Register ``name``: the architecture ``of`` built with ``config``, trained by the same trainer (its
-    card description its own, not the base's)."""
+    card description and default rank its own, not the base's)."""
     _ENTRIES[name] = replace(_ENTRIES[of], name=name, variant_of=of, config=MappingProxyType(config),
-                             description=description, default_rank=0)
+                             description=description, default_rank=default_rank)
 
 
 def get(name: str) -> Architecture:

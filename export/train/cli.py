@@ -87,10 +87,12 @@ def main(argv: list[str] | None = None) -> int:
                              "squared error (0: plain least squares / MSE)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--init", default=None,
-                        help="networks: checkpoint to start from: a linear PAFU (the input layer) or a trained "
-                             "network of the same architecture (fine-tuning, e.g. for joint denoising); for a "
-                             "plain super-resolution network, a trained plain network of another scale whose "
-                             "embedding and hidden layers start this one")
+                        help="networks: checkpoint to start from. Demosaicking: a linear PAFU (the input layer) "
+                             "or a trained network of the same architecture (fine-tuning, e.g. for joint "
+                             "denoising); edges: a trained network of the same architecture; super-resolution: "
+                             "the linear PAFU upscaler (the linear path of a PAFU network) or, for a plain "
+                             "network, a trained plain network (usually of another scale) whose embedding and "
+                             "hidden layers start this one")
     parser.add_argument("--steps", type=int, default=3000, help="networks: optimiser steps")
     parser.add_argument("--batch", type=int, default=16, help="networks: crops per step")
     parser.add_argument("--lr", type=float, default=1e-3, help="networks: peak learning rate")

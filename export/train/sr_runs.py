@@ -16,7 +16,7 @@ from ..layers.families import layer_families
 from ..onnx.ship import ship, write_card
 from .data import load_folder
 from .network import run_options
-from .records import eval_rows, portable
+from .records import eval_rows, init_train, portable
 from .records import command as record_command
 from .runs import DEFAULT_SCALES, best_of_restarts, linear_config, linear_train_record
 
@@ -70,7 +70,7 @@ def train_sr_net(args, argv) -> dict:
         solve_conv(model.skip, *make_sr_dataset(images, args.crops, size, s, args.seed, scales))
         model.skip.weight.requires_grad_(False)
         if args.init:
-            log.info("body from %s: %s", args.init, ", ".join(start_body_from(model, args.init)))
+            log.info("hidden layers from %s: %s", args.init, ", ".join(copy_hidden_layers(model, args.init)))
     else:
         linear = PafuLinearSR(s, **state["config"])
         linear.load_state_dict(state["state_dict"])
@@ -98,16 +98,22 @@ def train_sr_net(args, argv) -> dict:
         "train": {"command": record_command(argv, summary["steps"]), "data": portable(args.data), "seed": args.seed,
                   "linear_path": (f"least-squares 5x5 convolution over {args.crops} crops, frozen" if plain else
                                   f"{portable(args.init)}, frozen"),
-                  **({"body_from": portable(args.init)} if plain and args.init else {}), **summary},
+                  **({"hidden_layers_from": portable(args.init), "init_train": init_train(args.init)}
+                     if plain and args.init else {}), **summary},
     }
     return _ship_sr(model, card, args, config)
 
 
-def start_body_from(model, path) -> list[str]:
-    """Copy the embedding and hidden convolutions of a trained plain network (any scale, same
-    features and depth) into ``model``; the linear path and the output layer, which depend on the
-    scale, keep their own start. Returns the names copied."""
+def copy_hidden_layers(model, path) -> list[str]:
+    """Copy the embedding and hidden 3x3 convolutions of a trained plain super-resolution network
+    (a shipped ``.pt``, usually of another scale; same features and depth) into ``model``; the linear
+    path and the output layer, which depend on the scale, keep their own start. Returns the names
+    copied."""
     state = torch.load(path, weights_only=False)
+    arch = state.get("arch", "") if isinstance(state, dict) else ""
+    if not arch.startswith("sr/pafu-espcn-plain-x") or "state_dict" not in state:
+        raise InputValueError(f"--init {path}: expected a shipped plain super-resolution network "
+                              f"(sr/pafu-espcn-plain-xS .pt), got {arch or 'another kind of file'}")
     own = model.state_dict()
     body = {k: v for k, v in state["state_dict"].items() if not k.startswith(("skip.", "out."))}
     mismatched = [k for k, v in body.items() if k not in own or own[k].shape != v.shape]

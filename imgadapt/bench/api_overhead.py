@@ -24,7 +24,7 @@ import numpy as np
 from .. import _session
 from .._checks import full_scale
 from .timing import interleaved
-from .._model import DEFAULT_TILE, _gray_into, check_model_arg, default_upscaler, load, registry
+from .._model import DEFAULT_TILE, _gray_into, check_model_arg, default_name, load
 
 API_FRAME = (4000, 6000)
 
@@ -50,11 +50,7 @@ def scene(task: str, shape: tuple[int, int], dtype, seed: int = 0) -> np.ndarray
 
 
 def _model_name(task: str, name: str | None, scale: int | None) -> str:
-    if name:
-        return name
-    if task == "sr":
-        return default_upscaler(scale or 2)
-    return registry().default(task)["name"]
+    return name or default_name(task, scale)
 
 
 def _public(task: str, name: str, scale: int) -> Callable:

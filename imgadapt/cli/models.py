@@ -14,30 +14,29 @@ def add_parser(sub) -> None:
 
 def defaults() -> set[str]:
     """The models the API and the commands use when none is named: one per task, one per scale for sr."""
-    from .._model import default_upscaler, registry
+    from .._model import default_name, registry
 
     reg, names = registry(), set()
     for task in TASKS:
-        try:
-            if task == "sr":
-                scales = {int(reg.cards[n].get("scale", 0)) for n in reg.list(task)}
-                names |= {default_upscaler(s) for s in sorted(scales)}
-            elif reg.list(task):
-                names.add(reg.default(task)["name"])
-        except UnknownNameError:  # only user models installed: none is picked without being named
-            pass
+        scales = sorted({int(reg.cards[n].get("scale", 0)) for n in reg.list(task)}) if task == "sr" else [None]
+        for scale in scales:
+            try:
+                names.add(default_name(task, scale))
+            except UnknownNameError:  # none installed, or only user models, which are never picked unnamed
+                pass
     return names
 
 
 def run(args) -> int:
     from .. import list_models, model_info
 
-    chosen = defaults()
+    chosen, marked = defaults(), False
     for name in list_models(args.task):
         card = model_info(name)
         metrics = card.get("metrics", {}).get("summary", "")
-        mark = "*" if name in chosen else " "
-        print(f"{mark} {name:32s} {card.get('kind', ''):10s} {card.get('params', '')!s:>8s}  {metrics}")
-    if chosen:
+        marked |= name in chosen
+        print(f"{'*' if name in chosen else ' '} {name:32s} {card.get('kind', ''):10s} "
+              f"{card.get('params', '')!s:>8s}  {metrics}")
+    if marked:
         print("* the default of its task (and scale): used when no model is named")
     return OK

@@ -70,8 +70,3 @@ def test_shipped_cards_rank_as_their_registry_entry(card):
     data = json.loads(card.read_text())
     assert data["default_rank"] == nets.get(data["name"]).default_rank
 
-
-def test_the_default_upscaler_at_each_scale_is_the_plain_network():
-    ranks = {name: nets.get(name).default_rank for name in TRAINED if name.startswith("sr/")}
-    for s in (2, 3, 4):
-        assert max((r, n) for n, r in ranks.items() if n.endswith(f"-x{s}"))[1] == f"sr/pafu-espcn-plain-x{s}"

@@ -85,18 +85,24 @@ def test_depth_adds_3x3_layers_and_widens_the_receptive_field():
         torch.testing.assert_close(deep.eval()(x)[..., 30:32, :], deep(y)[..., 30:32, :])
 
 
-def test_plain_body_starts_from_another_scale(tmp_path):
-    from export.train.sr_runs import start_body_from
+def test_a_plain_network_starts_its_hidden_layers_from_another_scale(tmp_path):
+    from export.train.sr_runs import copy_hidden_layers
     from imgadapt.errors import InputValueError
 
     x2 = create("sr/pafu-espcn-plain-x2", depth=3)
-    torch.save({"state_dict": x2.state_dict()}, tmp_path / "x2.pt")
+    torch.save({"arch": "sr/pafu-espcn-plain-x2", "state_dict": x2.state_dict()}, tmp_path / "x2.pt")
     x4 = create("sr/pafu-espcn-plain-x4", depth=3)
-    out_before = x4.out.weight.clone()
-    copied = start_body_from(x4, tmp_path / "x2.pt")
-    assert "embed.weight" in copied and "extra.0.weight" in copied
-    assert not any(k.startswith(("skip.", "out.")) for k in copied)
-    assert torch.equal(x4.refine.weight, x2.refine.weight) and torch.equal(x4.extra[0].bias, x2.extra[0].bias)
-    assert torch.equal(x4.out.weight, out_before)
+    out_before, skip_before = x4.out.weight.clone(), x4.skip.weight.clone()
+    copied = copy_hidden_layers(x4, tmp_path / "x2.pt")
+    assert copied == ["body.bias", "body.weight", "embed.bias", "embed.weight", "extra.0.bias", "extra.0.weight",
+                      "refine.bias", "refine.weight"]
+    for a, b in ((x4.embed, x2.embed), (x4.body, x2.body), (x4.refine, x2.refine), (x4.extra[0], x2.extra[0])):
+        assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+    assert torch.equal(x4.out.weight, out_before) and torch.equal(x4.skip.weight, skip_before)
     with pytest.raises(InputValueError, match="same features and depth"):
-        start_body_from(create("sr/pafu-espcn-plain-x4", depth=2), tmp_path / "x2.pt")
+        copy_hidden_layers(create("sr/pafu-espcn-plain-x4", depth=2), tmp_path / "x2.pt")
+    torch.save({"arch": "sr/pafu-linear-x2", "state_dict": {}}, tmp_path / "linear.pt")
+    torch.save({"model": x2.state_dict()}, tmp_path / "resume.pt")
+    for wrong in ("linear.pt", "resume.pt"):
+        with pytest.raises(InputValueError, match="expected a shipped plain super-resolution network"):
+            copy_hidden_layers(x4, tmp_path / wrong)
