@@ -7,7 +7,7 @@ give at three times the cost) and (b) the same luma with the true high-resolutio
 that any colour model with this luma could gain from chroma. Bicubic on all three channels is the
 baseline. Runtime only: no torch.
 
-    python -m export.docs.sr_colour --val DIR/val --scale 2 [--model NAME]
+    python -m export.docs.sr_colour --val DIR/val --scale 2 --model sr/pafu-espcn-plain-x2
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 
 import imgadapt
-from imgadapt._model import default_name
 from imgadapt.bench.evaluate import load_images
 from imgadapt.bench.metrics import mean_psnr, rgb_psnr, y_psnr
 from imgadapt.bench.sr_eval import sr_pairs
@@ -31,7 +30,7 @@ def with_chroma_of(image: np.ndarray, chroma_source: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR) * 255), 0, 255).astype(np.uint8)
 
 
-def model_on_every_plane(lr: np.ndarray, scale: int, model: str | None) -> np.ndarray:
+def model_on_every_plane(lr: np.ndarray, scale: int, model: str) -> np.ndarray:
     """The luma model run on Y, Cr and Cb alike (float YCrCb planes, each as a gray image), 8-bit BGR."""
     ycc = cv2.cvtColor(lr.astype(np.float32) / 255, cv2.COLOR_BGR2YCrCb)
     planes = [imgadapt.upscale(np.ascontiguousarray(ycc[..., c]), scale, model=model) for c in range(3)]
@@ -39,7 +38,7 @@ def model_on_every_plane(lr: np.ndarray, scale: int, model: str | None) -> np.nd
     return np.clip(np.rint(bgr * 255), 0, 255).astype(np.uint8)
 
 
-def chroma_headroom(images, scale: int, model: str | None = None) -> dict:
+def chroma_headroom(images, scale: int, model: str) -> dict:
     """Mean RGB and Y PSNR over ``images`` of bicubic, the model with bicubic chroma, the model on
     every plane, and the model with the true chroma."""
     rows = {k: ([], []) for k in ("bicubic", "model, bicubic chroma", "model on Y, Cr and Cb", "model, true chroma")}
@@ -52,7 +51,7 @@ def chroma_headroom(images, scale: int, model: str | None = None) -> dict:
                          ("model, true chroma", with_chroma_of(out, hr))):
             rows[key][0].append(rgb_psnr(img, hr, crop=scale))
             rows[key][1].append(y_psnr(img, hr, crop=scale))
-    return {"model": model or default_name("sr", scale), "scale": scale, "images": len(images),
+    return {"model": model, "scale": scale, "images": len(images),
             **{k: {"rgb_psnr_db": round(mean_psnr(r), 3), "y_psnr_db": round(mean_psnr(y), 3)}
                for k, (r, y) in rows.items()}}
 
@@ -61,7 +60,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--val", required=True, help="folder of high-resolution images")
     p.add_argument("--scale", type=int, default=2)
-    p.add_argument("--model", default=None, help="default: the default upscaler of the scale")
+    p.add_argument("--model", required=True, help="a luma super-resolution model of this scale")
     args = p.parse_args(argv)
     print(json.dumps(chroma_headroom(load_images(args.val), args.scale, args.model), indent=1))
 
