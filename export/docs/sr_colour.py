@@ -23,19 +23,27 @@ from imgadapt.bench.metrics import mean_psnr, rgb_psnr, y_psnr
 from imgadapt.bench.sr_eval import sr_pairs
 
 
-def with_chroma_of(image: np.ndarray, chroma_source: np.ndarray) -> np.ndarray:
-    """``image``'s luma (YCrCb, as the runtime converts) with ``chroma_source``'s Cr and Cb, 8-bit BGR."""
-    ycc = cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_BGR2YCrCb)
-    ycc[..., 1:] = cv2.cvtColor(chroma_source.astype(np.float32) / 255, cv2.COLOR_BGR2YCrCb)[..., 1:]
+def _ycrcb(bgr8: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(bgr8.astype(np.float32) / 255, cv2.COLOR_BGR2YCrCb)
+
+
+def _bgr8(ycc: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(cv2.cvtColor(ycc, cv2.COLOR_YCrCb2BGR) * 255), 0, 255).astype(np.uint8)
 
 
+def with_chroma_of(image: np.ndarray, chroma_source: np.ndarray) -> np.ndarray:
+    """``image``'s luma (YCrCb, as the runtime converts) with ``chroma_source``'s Cr and Cb, 8-bit BGR."""
+    ycc = _ycrcb(image)
+    ycc[..., 1:] = _ycrcb(chroma_source)[..., 1:]
+    return _bgr8(ycc)
+
+
 def model_on_every_plane(lr: np.ndarray, scale: int, model: str) -> np.ndarray:
-    """The luma model run on Y, Cr and Cb alike (float YCrCb planes, each as a gray image), 8-bit BGR."""
-    ycc = cv2.cvtColor(lr.astype(np.float32) / 255, cv2.COLOR_BGR2YCrCb)
-    planes = [imgadapt.upscale(np.ascontiguousarray(ycc[..., c]), scale, model=model) for c in range(3)]
-    bgr = cv2.cvtColor(np.stack(planes, 2), cv2.COLOR_YCrCb2BGR)
-    return np.clip(np.rint(bgr * 255), 0, 255).astype(np.uint8)
+    """The luma model run on Y, Cr and Cb alike (float YCrCb planes, each as a gray image), 8-bit BGR.
+    Y is upscaled again rather than taken from the 8-bit output so that its luma stays the model's."""
+    ycc = _ycrcb(lr)
+    return _bgr8(np.stack([imgadapt.upscale(np.ascontiguousarray(ycc[..., c]), scale, model=model)
+                           for c in range(3)], 2))
 
 
 def chroma_headroom(images, scale: int, model: str) -> dict:

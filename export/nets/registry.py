@@ -13,6 +13,8 @@ from torch import nn
 
 from imgadapt.errors import UnknownNameError
 
+from ..layers.families import layer_families
+
 
 @dataclass(frozen=True)
 class Architecture:
@@ -54,10 +56,14 @@ class Architecture:
     def create(self, **overrides) -> nn.Module:
         return self.build(**{**self.config, **overrides})
 
-    def card(self) -> dict:
-        """The fields every card of this architecture starts with."""
-        return {"name": self.name, "arch": self.arch, "task": self.task, "kind": self.kind,
+    def card(self, model: nn.Module | None = None) -> dict:
+        """The fields every card of this architecture starts with; with the built ``model``, also the
+        layer families it is made of (:func:`~export.layers.families.layer_families`)."""
+        card = {"name": self.name, "arch": self.arch, "task": self.task, "kind": self.kind,
                 "default_rank": self.default_rank}
+        if model is not None:
+            card["layers"] = layer_families(model)
+        return card
 
     def train(self, args, argv: list[str]) -> dict:
         """Run its trainer; returns the card of the shipped model."""

@@ -16,7 +16,6 @@ from imgadapt.errors import InputSizeError, ModelIntegrityError, UnknownNameErro
 
 from . import graph
 from .. import nets
-from ..layers.families import layer_families
 from ..train.data import mosaic_rggb, quantize
 from .folding import fold_batchnorms, fold_gaussian_derivatives
 from .convert import OPSET, to_onnx_bytes
@@ -77,7 +76,7 @@ def minimal_card(arch: str, model: torch.nn.Module) -> dict:
     runtime needs to serve the model."""
     from ..train.runs import MOSAIC_INPUT
 
-    card = {**nets.get(arch).card(), "layers": layer_families(model), "receptive_field": model.receptive_field}
+    card = {**nets.get(arch).card(model), "receptive_field": model.receptive_field}
     task = card["task"]
     if task == "demosaic":
         card["input"] = MOSAIC_INPUT

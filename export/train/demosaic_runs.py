@@ -12,7 +12,6 @@ import torch
 from imgadapt.errors import InputValueError
 
 from .. import nets
-from ..layers.families import layer_families
 from ..onnx.ship import ship, write_card
 from .data import load_folder
 from .network import run_options, training_device
@@ -32,7 +31,7 @@ def train_demosaic_linear(args, argv) -> dict:
         seed=args.seed, scales=args.scales, balance=args.balance or None, prune_below=args.prune_below or None))
     cfg = linear_config(model)
     card = {
-        **nets.get(args.name).card(), "layers": layer_families(model),
+        **nets.get(args.name).card(model),
         "description": "Linear PAFU demosaicking: per 2x2 block, a selector on structure-tensor features "
                        "picks one of a group of least-squares kernels on the packed RGGB mosaic.",
         "input": MOSAIC_INPUT, "receptive_field": model.receptive_field,
@@ -138,7 +137,7 @@ def train_demosaic_net(args, argv) -> dict:
                                                        scales=args.scales), args.pad), args.seed)
     exported, shrink = shrink_if_harmless(model, *calib)
     card = {
-        **entry.card(), "layers": layer_families(model),
+        **entry.card(model),
         "description": ("Plain-convolution ablation of pafu-net." if plain else
                         "PAFU input layer (linear estimate plus features) and a residual body of plain 3x3 "
                         "convolutions on the packed RGGB mosaic" if model.plain_body else

@@ -21,7 +21,6 @@ import torch.nn.functional as F
 from imgadapt.errors import InputValueError
 
 from .. import nets
-from ..layers.families import layer_families
 from .scenes import MANIFEST, boundary_scene, load_sources
 from .data import IGNORED
 
@@ -185,7 +184,7 @@ def train_edges(args, argv) -> dict:
     for key in ("jitter", "exposure", "scales", "balance", "kernel_lr_scale"):
         summary.pop(key, None)
     card = {
-        **nets.get(args.name).card(), "layers": layer_families(model),
+        **nets.get(args.name).card(model),
         "description": nets.get(args.name).description,
         "input": {"channels": 1, "multiple": model.multiple, "colour": "gray (OpenCV BGR2GRAY of a colour image)",
                   "range": "0-1 float, 8-bit trained"},

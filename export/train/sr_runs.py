@@ -12,7 +12,6 @@ import torch
 from imgadapt.errors import InputValueError
 
 from .. import nets
-from ..layers.families import layer_families
 from ..onnx.ship import ship, write_card
 from .data import load_folder
 from .network import run_options
@@ -34,7 +33,7 @@ def train_sr_linear(args, argv) -> dict:
     cfg = linear_config(model)
     s = model.scale
     card = {
-        **nets.get(args.name).card(), "layers": layer_families(model), "scale": s,
+        **nets.get(args.name).card(model), "scale": s,
         "description": f"Linear PAFU x{s} super-resolution (a learned RAISR): per low-resolution pixel, a selector "
                        "on structure-tensor features picks one of a group of least-squares kernels that maps the "
                        f"pixel's neighbourhood to its {s * s} high-resolution sub-pixels.",
@@ -85,8 +84,7 @@ def train_sr_net(args, argv) -> dict:
     for key in ("jitter", "exposure", "pad"):
         summary.pop(key, None)
     card = {
-        **nets.get(args.name).card(), "scale": s,
-        "layers": layer_families(model),
+        **nets.get(args.name).card(model), "scale": s,
         "description": (f"Plain-convolution ablation of sr/pafu-espcn-x{s}: a 3x3 convolution in place of the PAFU "
                         "output, a least-squares 5x5 convolution as the linear path." if plain else
                         f"ESPCN-style x{s} super-resolution: a rectified 5x5-3x3-3x3 embedding (32 maps) of the "

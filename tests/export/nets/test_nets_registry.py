@@ -70,3 +70,7 @@ def test_shipped_cards_rank_as_their_registry_entry(card):
     data = json.loads(card.read_text())
     assert data["default_rank"] == nets.get(data["name"]).default_rank
 
+
+def test_a_card_built_from_a_network_lists_its_layer_families():
+    entry = nets.get("sr/pafu-linear-x2")
+    assert entry.card(entry.create())["layers"] == ["pafu"] and "layers" not in entry.card()
